@@ -1,0 +1,258 @@
+"""The NLI backend: loads a Hugging Face sequence-classification NLI model and scores pairs.
+
+This layer knows torch and transformers, not spaCy. Both are imported lazily so that
+`import spacy_zeroshot` and building a pipeline stay cheap and never touch the network.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from .devices import DTYPES, resolve_device_and_dtype
+from .errors import Errors
+from .labels import resolve_nli_indices
+from .scheduler import deduplicate, plan_batches
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+Pair = Tuple[str, str]
+# Tokenizers without a real limit report a huge model_max_length; anything above this is "none".
+_NO_LIMIT = 1_000_000
+_FALLBACK_MAX_LENGTH = 512
+
+
+class NLIBackend:
+    """One NLI cross-encoder, its tokenizer and the settings to run it.
+
+    source (str): Hugging Face hub id or local folder of a `*ForSequenceClassification` model.
+    revision (Optional[str]): Hub revision (branch, tag or commit) to load.
+    device (Union[str, int]): "auto", "cpu", "cuda", "cuda:N", "mps" or an int GPU id (-1 = CPU).
+    dtype (str): "auto", "float32", "float16" or "bfloat16".
+    max_length (Optional[int]): Max tokens per pair; only the premise is truncated. Default:
+        the tokenizer's `model_max_length`, else the model's position limit.
+    batch_tokens (int): Budget of padded tokens per forward pass.
+    max_batch_pairs (int): Cap on pairs per forward pass.
+    entailment_index (Optional[int]): Override for the entailment class index.
+    contradiction_index (Optional[int]): Override for the contradiction class index.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        revision: Optional[str] = None,
+        device: Union[str, int] = "auto",
+        dtype: str = "auto",
+        max_length: Optional[int] = None,
+        batch_tokens: int = 4096,
+        max_batch_pairs: int = 64,
+        entailment_index: Optional[int] = None,
+        contradiction_index: Optional[int] = None,
+    ) -> None:
+        if dtype not in DTYPES:
+            raise ValueError(Errors.E007.format(dtype=dtype, options=", ".join(DTYPES)))
+        if max_length is not None and (isinstance(max_length, bool) or max_length < 1):
+            raise ValueError(Errors.E011.format(value=max_length))
+        for name, value in (("batch_tokens", batch_tokens), ("max_batch_pairs", max_batch_pairs)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(Errors.E013.format(name=name, value=value))
+        self.source = source
+        self.revision = revision
+        self.device_setting = device
+        self.dtype_setting = dtype
+        self.max_length_setting = max_length
+        self.batch_tokens = batch_tokens
+        self.max_batch_pairs = max_batch_pairs
+        self.entailment_setting = entailment_index
+        self.contradiction_setting = contradiction_index
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._indices: Optional[Tuple[int, int]] = None
+        self._max_length = 0
+        self._special_tokens = 0
+
+    # Loading -------------------------------------------------------------------------
+
+    @property
+    def is_loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self, source: Optional[Union[str, Path]] = None) -> "NLIBackend":
+        """Load the model and tokenizer (from `source`, default `self.source`) onto the device."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        device, dtype = resolve_device_and_dtype(self.device_setting, self.dtype_setting)
+        location = str(source if source is not None else self.source)
+        revision = None if source is not None else self.revision
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
+            model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision)
+        except (OSError, ValueError) as err:
+            raise OSError(Errors.E009.format(source=location, err=err)) from err
+        num_labels = int(model.config.num_labels)
+        if num_labels < 2:
+            raise ValueError(Errors.E010.format(source=location, num_labels=num_labels))
+        indices = resolve_nli_indices(model.config.id2label, self.entailment_setting, self.contradiction_setting)
+        if tokenizer.pad_token is None:
+            if tokenizer.eos_token is None:
+                raise ValueError(Errors.E014.format(source=location))
+            # What transformers' zero-shot pipeline does for such tokenizers.
+            tokenizer.pad_token = tokenizer.eos_token
+        model.to(device=device, dtype=dtype)
+        model.eval()
+        self._model, self._tokenizer, self._indices = model, tokenizer, indices
+        self._max_length = self._resolve_max_length(tokenizer, model.config)
+        self._special_tokens = tokenizer.num_special_tokens_to_add(pair=True)
+        return self
+
+    def _resolve_max_length(self, tokenizer: Any, config: Any) -> int:
+        if self.max_length_setting is not None:
+            return int(self.max_length_setting)
+        limit = getattr(tokenizer, "model_max_length", None)
+        if isinstance(limit, int) and 0 < limit < _NO_LIMIT:
+            return limit
+        positions = getattr(config, "max_position_embeddings", None)
+        if isinstance(positions, int) and positions > 0:
+            return positions
+        return _FALLBACK_MAX_LENGTH
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self.load()
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self.load()
+        return self._tokenizer
+
+    @property
+    def entailment_index(self) -> int:
+        if self._indices is None:
+            self.load()
+        assert self._indices is not None
+        return self._indices[0]
+
+    @property
+    def contradiction_index(self) -> int:
+        if self._indices is None:
+            self.load()
+        assert self._indices is not None
+        return self._indices[1]
+
+    @property
+    def max_length(self) -> int:
+        """Max tokens of a (premise, hypothesis) pair, special tokens included."""
+        if self._model is None:
+            self.load()
+        return self._max_length
+
+    @property
+    def pair_special_tokens(self) -> int:
+        """Special tokens the tokenizer adds to a pair ([CLS] a [SEP] b [SEP] -> 3)."""
+        if self._model is None:
+            self.load()
+        return self._special_tokens
+
+    @property
+    def device(self) -> "torch.device":
+        return next(self.model.parameters()).device
+
+    # Tokens --------------------------------------------------------------------------
+
+    def token_lengths(self, texts: Sequence[str]) -> List[int]:
+        """Number of tokens of each text, without special tokens."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        return [len(ids) for ids in encoded]
+
+    def premise_budget(self, hypotheses: Sequence[str]) -> int:
+        """How many premise tokens fit beside the longest of `hypotheses` within `max_length`."""
+        longest = max(self.token_lengths(list(set(hypotheses))), default=0)
+        budget = self.max_length - self.pair_special_tokens - longest
+        if budget < 1:
+            worst = max(hypotheses, key=lambda h: self.token_lengths([h])[0])
+            raise ValueError(Errors.E012.format(length=longest, max_length=self.max_length, hypothesis=worst))
+        return budget
+
+    def token_windows(self, text: str, max_tokens: int, stride: int) -> List[Tuple[int, int]]:
+        """Character spans of windows of at most `max_tokens` model tokens covering `text`.
+
+        Consecutive windows overlap by `stride` tokens so that no token is read without
+        some context. A text that fits gives one window.
+        """
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = [(s, e) for s, e in encoded["offset_mapping"] if e > s]
+        if len(offsets) <= max_tokens:
+            return [(0, len(text))]
+        step = max(1, max_tokens - max(0, min(stride, max_tokens - 1)))
+        spans = []
+        for begin in range(0, len(offsets), step):
+            chunk = offsets[begin : begin + max_tokens]
+            spans.append((chunk[0][0], chunk[-1][1]))
+            if begin + max_tokens >= len(offsets):
+                break
+        return spans
+
+    # Scoring -------------------------------------------------------------------------
+
+    def score(self, pairs: Sequence[Pair]) -> np.ndarray:
+        """Logits of every (premise, hypothesis) pair, pooled, de-duplicated and length-batched.
+
+        Only the premise is truncated, to `max_length` tokens.
+
+        pairs (Sequence[Tuple[str, str]]): The pairs, in any order, repeats allowed.
+        RETURNS (np.ndarray): float32 array (len(pairs), num_classes), in input order.
+        """
+        num_classes = int(self.model.config.num_labels)
+        if not pairs:
+            return np.zeros((0, num_classes), dtype=np.float32)
+        unique, inverse = deduplicate([(str(p), str(h)) for p, h in pairs])
+        self.premise_budget([h for _, h in unique])  # a clear error before the tokenizer's own
+        encoded = self.tokenizer(
+            [p for p, _ in unique],
+            [h for _, h in unique],
+            truncation="only_first",
+            max_length=self.max_length,
+        )
+        features = {key: encoded[key] for key in ("input_ids", "token_type_ids") if key in encoded}
+        lengths = [len(ids) for ids in features["input_ids"]]
+        logits = np.empty((len(unique), num_classes), dtype=np.float32)
+        for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_pairs):
+            logits[batch] = self._forward(features, batch, lengths)
+        return logits[inverse]
+
+    def _forward(self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int]) -> np.ndarray:
+        import torch
+
+        width = max(lengths[i] for i in batch)
+        pad_left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        pad_values = {"input_ids": int(self.tokenizer.pad_token_id), "token_type_ids": 0}
+        arrays = {key: np.full((len(batch), width), pad_values[key], dtype=np.int64) for key in features}
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, i in enumerate(batch):
+            n = lengths[i]
+            cols = slice(width - n, width) if pad_left else slice(0, n)
+            for key, values in features.items():
+                arrays[key][row, cols] = values[i]
+            mask[row, cols] = 1
+        device = self.device
+        inputs = {key: torch.from_numpy(value).to(device) for key, value in arrays.items()}
+        inputs["attention_mask"] = torch.from_numpy(mask).to(device)
+        with torch.inference_mode():
+            output = self.model(**inputs).logits
+        return output.float().cpu().numpy()
+
+    # Serialization -------------------------------------------------------------------
+
+    def save(self, path: Union[str, Path]) -> None:
+        """Write the model weights and tokenizer to a folder (`save_pretrained`)."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        self.model.save_pretrained(path)
+        self.tokenizer.save_pretrained(path)

@@ -1,0 +1,1 @@
+"""spaCy components. They orchestrate: the backend scores, the tasks build pairs and annotations."""

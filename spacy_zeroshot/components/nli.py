@@ -1,0 +1,81 @@
+"""The `zeroshot_nli` component: owns the one NLI backend that the task components share."""
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Optional, Union
+
+import srsly
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import SimpleFrozenList
+
+from ..backend import NLIBackend
+from ..errors import Errors
+
+MODEL_DIR = "model"
+CFG_FILE = "cfg"
+
+
+class ZeroShotNLI:
+    """Holds the NLI model for a pipeline. It annotates nothing itself: the task components
+    after it ('zeroshot_textcat', ...) find it by name and score their pairs with its backend,
+    so a pipeline loads its model once however many tasks it runs.
+
+    The model loads lazily (on first use or in `nlp.initialize()`); `to_disk` stores the
+    weights and tokenizer inside the pipeline folder, so `spacy.load` works offline.
+    """
+
+    def __init__(self, nlp: Language, name: str, backend: NLIBackend) -> None:
+        self.name = name
+        self.backend = backend
+        self.cfg: Dict[str, Any] = {"model": backend.source, "revision": backend.revision}
+
+    def __call__(self, doc: Doc) -> Doc:
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterable[Doc]:
+        yield from stream
+
+    def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
+        """Load the model now, so that a missing or broken model fails at start-up."""
+        if not self.backend.is_loaded:
+            self.backend.load()
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / CFG_FILE, self.cfg)
+        if MODEL_DIR not in exclude:
+            self.backend.save(path / MODEL_DIR)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotNLI":
+        path = Path(path)
+        if (path / CFG_FILE).exists():
+            self.cfg.update(srsly.read_json(path / CFG_FILE))
+        if MODEL_DIR not in exclude:
+            if not (path / MODEL_DIR).is_dir():
+                raise ValueError(Errors.E015.format(path=path))
+            self.backend.load(path / MODEL_DIR)
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            self.to_disk(tmp, exclude=exclude)
+            files = {
+                str(p.relative_to(tmp)): p.read_bytes() for p in sorted(Path(tmp).rglob("*")) if p.is_file()
+            }
+        return srsly.msgpack_dumps(files)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotNLI":
+        files = srsly.msgpack_loads(bytes_data)
+        tmp = tempfile.mkdtemp()
+        try:
+            for rel, data in files.items():
+                target = Path(tmp) / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            self.from_disk(tmp, exclude=exclude)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self

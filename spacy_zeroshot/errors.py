@@ -1,0 +1,113 @@
+"""Numbered errors and warnings, in one place (the way spaCy's `errors.py` does it).
+
+Codes are grouped by area so that independent work does not collide:
+E001-E049 backend and models, E050-E099 shared components and text classification,
+E100-E149 entity typing and linking, E150-E199 relations, E200-E249 corpus annotation,
+E250-E299 performance and runtime modes. Warnings use the same ranges with a W prefix.
+"""
+
+from typing import Any
+
+
+class _CodedMeta(type):
+    """Prefix every string attribute with its code, e.g. `Errors.E001` -> "[E001] ..."."""
+
+    def __getattribute__(cls, code: str) -> Any:
+        msg = super().__getattribute__(code)
+        if code.startswith("__") or not isinstance(msg, str):
+            return msg
+        return f"[{code}] {msg}"
+
+
+class Warnings(metaclass=_CodedMeta):
+    W001 = (
+        "{n} of {total} doc(s) in this batch are longer than the model's max_length "
+        "({max_length} tokens) and were truncated, so text past the limit was not read. "
+        "They are flagged with `doc._.zeroshot_truncated`. Set `long_text` to \"windows\" "
+        "or \"sentences\" on component '{name}' to read the whole text."
+    )
+    W002 = (
+        "The model has no label named like 'contradiction' ({labels}); using index {index} "
+        "('{label}') as the non-entailment class for multi-label scores."
+    )
+
+
+class Errors(metaclass=_CodedMeta):
+    # Backend and models
+    E001 = (
+        "Could not find the entailment label in the model's config: its labels are {labels}. "
+        "Set `entailment_index` on the 'zeroshot_nli' component to the index of the "
+        "entailment class."
+    )
+    E002 = (
+        "Could not find the contradiction label in the model's config: its labels are "
+        "{labels}. Set `contradiction_index` on the 'zeroshot_nli' component."
+    )
+    E003 = "`{name}` is {index}, but the model has only {num_labels} output label(s) ({labels})."
+    E004 = (
+        "`entailment_index` and `contradiction_index` are both {index}: they must name "
+        "two different classes."
+    )
+    E005 = (
+        "Unknown device {device!r}. Use \"auto\", \"cpu\", \"cuda\", \"cuda:N\", \"mps\", "
+        "or an integer GPU id (-1 for the CPU)."
+    )
+    E006 = "Device {device!r} was requested, but {what} is not available in this torch build."
+    E007 = (
+        "Unknown dtype {dtype!r}. Use one of: {options}."
+    )
+    E008 = (
+        "dtype {dtype!r} is not supported on device {device!r}: {why}"
+    )
+    E009 = (
+        "Could not load the NLI model or tokenizer from {source!r}: {err}. Pass a Hugging "
+        "Face hub id (fetched on first use, or read from the local cache when offline) or "
+        "the path of a folder written by `save_pretrained`."
+    )
+    E010 = (
+        "The model at {source!r} has {num_labels} output label(s); an NLI model needs at "
+        "least 2 (entailment and a non-entailment class)."
+    )
+    E011 = (
+        "`max_length` must be a positive integer, got {value!r}."
+    )
+    E012 = (
+        "A hypothesis is {length} tokens long, which leaves no room for the premise within "
+        "`max_length`={max_length}. Shorten the label, description or template: {hypothesis!r}"
+    )
+    E013 = "`{name}` must be a positive integer, got {value!r}."
+    E014 = "The tokenizer of {source!r} has no padding token and no end-of-sequence token to pad with."
+    E015 = (
+        "The saved 'zeroshot_nli' component at {path} holds no model folder; it may have "
+        "been written by an incompatible version."
+    )
+
+    # Shared task components and text classification
+    E050 = (
+        "Component '{name}' needs a 'zeroshot_nli' component before it in the pipeline "
+        "to provide the model. Add it first: nlp.add_pipe(\"zeroshot_nli\", config="
+        "{{\"model\": \"knowledgator/comprehend_it-base\"}}, before=\"{name}\"). Pipeline: {pipeline}."
+    )
+    E051 = (
+        "Component '{name}' is configured to use the NLI component '{nli}', but that "
+        "component {problem}. Pipeline: {pipeline}."
+    )
+    E052 = "No labels given to '{name}'. Pass a non-empty list, or a mapping label -> description."
+    E053 = "Duplicate label(s) {labels} given to '{name}': each label must appear once."
+    E054 = (
+        "Invalid label {label!r} given to '{name}': labels must be non-empty strings."
+    )
+    E055 = (
+        "Invalid hypothesis template {template!r}: it must contain exactly one '{{}}' "
+        "placeholder (found {count}), e.g. \"This example is {{}}.\". Literal braces are "
+        "written '{{{{' and '}}}}'."
+    )
+    E056 = "Invalid description for label {label!r}: descriptions must be non-empty strings."
+    E057 = "Unknown `{key}` {value!r} for '{name}'. Use one of: {options}."
+    E058 = "`threshold` must be between 0 and 1, got {value!r}."
+    E059 = (
+        "`long_text` is \"sentences\", but a doc has no sentence boundaries. Add a "
+        "'sentencizer' or a parser before '{name}', or use long_text=\"windows\"."
+    )
+    E060 = "`candidate_labels` must be a non-empty string or list of strings, got {value!r}."
+    E061 = "`sequences` must be a string or a list of strings, got {value!r}."

@@ -1,0 +1,121 @@
+"""All spaCy factories and registered functions of spacy-zeroshot, with their default configs.
+
+This module is what the `spacy_factories` / `spacy_scorers` entry points import, so that
+`nlp.add_pipe("zeroshot_...")` and `spacy.load(path)` work without importing the package.
+It must stay cheap: torch and transformers are imported only when a model is loaded.
+"""
+
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from spacy.language import Language
+from spacy.util import registry
+
+from .backend import NLIBackend
+from .components.nli import ZeroShotNLI
+from .components.textcat import ZeroShotTextCategorizer, score_cats
+
+DEFAULT_MODEL = "knowledgator/comprehend_it-base"
+
+# ----------------------------------------------------------------------------- zeroshot_nli
+
+NLI_DEFAULT_CONFIG = {
+    "model": DEFAULT_MODEL,
+    "revision": None,
+    "device": "auto",
+    "dtype": "auto",
+    "max_length": None,
+    "batch_tokens": 4096,
+    "max_batch_pairs": 64,
+    "entailment_index": None,
+    "contradiction_index": None,
+}
+
+
+@Language.factory("zeroshot_nli", default_config=NLI_DEFAULT_CONFIG)
+def make_zeroshot_nli(
+    nlp: Language,
+    name: str,
+    model: str,
+    revision: Optional[str],
+    device: Union[str, int],
+    dtype: str,
+    max_length: Optional[int],
+    batch_tokens: int,
+    max_batch_pairs: int,
+    entailment_index: Optional[int],
+    contradiction_index: Optional[int],
+) -> ZeroShotNLI:
+    """The shared NLI model of a pipeline. Nothing is loaded until first use."""
+    backend = NLIBackend(
+        model,
+        revision=revision,
+        device=device,
+        dtype=dtype,
+        max_length=max_length,
+        batch_tokens=batch_tokens,
+        max_batch_pairs=max_batch_pairs,
+        entailment_index=entailment_index,
+        contradiction_index=contradiction_index,
+    )
+    return ZeroShotNLI(nlp, name, backend)
+
+
+# ------------------------------------------------------------------------- zeroshot_textcat
+
+
+@registry.scorers("spacy-zeroshot.textcat_scorer.v1")
+def make_textcat_scorer() -> Callable[..., Dict[str, Any]]:
+    return score_cats
+
+
+@Language.factory(
+    "zeroshot_textcat",
+    assigns=["doc.cats", "doc._.zeroshot_truncated"],
+    default_config={
+        "labels": [],
+        "hypothesis_template": "This example is {}.",
+        "multi_label": False,
+        "threshold": 0.5,
+        "long_text": "truncate",
+        "aggregate": "max",
+        "nli_component": "zeroshot_nli",
+        "scorer": {"@scorers": "spacy-zeroshot.textcat_scorer.v1"},
+    },
+    default_score_weights={
+        "cats_score": 1.0,
+        "cats_score_desc": None,
+        "cats_micro_p": None,
+        "cats_micro_r": None,
+        "cats_micro_f": None,
+        "cats_macro_p": None,
+        "cats_macro_r": None,
+        "cats_macro_f": None,
+        "cats_macro_auc": None,
+        "cats_f_per_type": None,
+    },
+)
+def make_zeroshot_textcat(
+    nlp: Language,
+    name: str,
+    labels: Union[List[str], Dict[str, str]],
+    hypothesis_template: str,
+    multi_label: bool,
+    threshold: float,
+    long_text: str,
+    aggregate: str,
+    nli_component: str,
+    scorer: Optional[Callable[..., Dict[str, Any]]],
+) -> ZeroShotTextCategorizer:
+    """Zero-shot text classification into `doc.cats` with the pipeline's NLI model."""
+    return ZeroShotTextCategorizer(
+        nlp,
+        name,
+        labels=labels,
+        hypothesis_template=hypothesis_template,
+        multi_label=multi_label,
+        threshold=threshold,
+        long_text=long_text,
+        aggregate=aggregate,
+        nli_component=nli_component,
+        scorer=scorer,
+    )

@@ -1,0 +1,1 @@
+"""Tasks: turn docs into (premise, hypothesis) pairs and scores back into annotations."""

@@ -1,0 +1,123 @@
+"""Zero-shot classification of texts against hypotheses, long texts included.
+
+Shared by the `zeroshot_textcat` component and the plain `ZeroShotClassifier`.
+"""
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..maths import candidate_scores
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..backend import NLIBackend
+
+LONG_TEXT = ("truncate", "windows", "sentences")
+AGGREGATE = ("max", "mean")
+Span = Tuple[int, int]
+
+
+@dataclass
+class Classified:
+    """Scores of one text: one per hypothesis (None for an empty text), and whether it was cut."""
+
+    scores: Optional[np.ndarray]
+    truncated: bool
+
+
+def _window_stride(budget: int) -> int:
+    return min(64, budget // 4)
+
+
+def _pack_sentences(backend: "NLIBackend", text: str, sentences: Sequence[Span], budget: int) -> List[Span]:
+    """Greedily join consecutive sentences into chunks that fit `budget` tokens."""
+    lengths = backend.token_lengths([text[s:e] for s, e in sentences])
+    chunks: List[Span] = []
+    start, end, used = -1, -1, 0
+    for (s, e), n in zip(sentences, lengths):
+        if start >= 0 and used + n <= budget:
+            end, used = e, used + n
+            continue
+        if start >= 0:
+            chunks.append((start, end))
+        start, end, used = s, e, n
+    if start >= 0:
+        chunks.append((start, end))
+    # Subword counts of joined text can differ from the sum: re-check, and window what overflows.
+    result: List[Span] = []
+    for (s, e), n in zip(chunks, backend.token_lengths([text[s:e] for s, e in chunks])):
+        if n <= budget:
+            result.append((s, e))
+        else:
+            windows = backend.token_windows(text[s:e], budget, _window_stride(budget))
+            result.extend((s + ws, s + we) for ws, we in windows)
+    return result
+
+
+def premise_windows(
+    backend: "NLIBackend",
+    texts: Sequence[str],
+    budget: int,
+    long_text: str,
+    sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
+) -> List[Tuple[List[Span], bool]]:
+    """Split each text into the premises to score: (character spans, truncated?).
+
+    An empty or whitespace-only text gets no premise. A text within `budget` tokens is one
+    premise, exactly as the zero-shot pipeline reads it.
+    """
+    lengths = backend.token_lengths(list(texts))
+    result: List[Tuple[List[Span], bool]] = []
+    for i, (text, n) in enumerate(zip(texts, lengths)):
+        if not text.strip():
+            result.append(([], False))
+        elif n <= budget or long_text == "truncate":
+            result.append(([(0, len(text))], n > budget))
+        elif long_text == "sentences" and sentences is not None and sentences[i]:
+            result.append((_pack_sentences(backend, text, sentences[i] or [], budget), False))
+        else:
+            result.append((backend.token_windows(text, budget, _window_stride(budget)), False))
+    return result
+
+
+def classify(
+    backend: "NLIBackend",
+    texts: Sequence[str],
+    hypotheses: Sequence[str],
+    *,
+    multi_label: bool,
+    long_text: str = "truncate",
+    aggregate: str = "max",
+    sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
+) -> List[Classified]:
+    """Score every text against every hypothesis in one pooled call to the backend.
+
+    texts (Sequence[str]): Premises.
+    hypotheses (Sequence[str]): One filled template per candidate label.
+    multi_label (bool): Independent entail-vs-contradict scores instead of a softmax over labels.
+    long_text (str): "truncate", "windows" or "sentences" for texts past the token budget.
+    aggregate (str): "max" or "mean" of per-window scores.
+    sentences (Optional[Sequence]): Per text, sentence character spans (for "sentences").
+    RETURNS (List[Classified]): Per text, scores aligned with `hypotheses`.
+    """
+    if not texts:
+        return []
+    budget = backend.premise_budget(hypotheses)
+    windows = premise_windows(backend, texts, budget, long_text, sentences)
+    pairs = [(text[s:e], h) for text, (spans, _) in zip(texts, windows) for s, e in spans for h in hypotheses]
+    logits = backend.score(pairs)
+    ent, contra = backend.entailment_index, backend.contradiction_index
+    n_labels = len(hypotheses)
+    results: List[Classified] = []
+    offset = 0
+    for spans, truncated in windows:
+        if not spans:
+            results.append(Classified(None, False))
+            continue
+        block = logits[offset : offset + len(spans) * n_labels].reshape(len(spans), n_labels, -1)
+        offset += len(spans) * n_labels
+        per_window = np.stack([candidate_scores(w, ent, contra, multi_label) for w in block])
+        scores = per_window.max(axis=0) if aggregate == "max" else per_window.mean(axis=0)
+        results.append(Classified(scores, truncated))
+    return results
