@@ -111,3 +111,8 @@ class Errors(metaclass=_CodedMeta):
     )
     E060 = "`candidate_labels` must be a non-empty string or list of strings, got {value!r}."
     E061 = "`sequences` must be a string or a list of strings, got {value!r}."
+    E062 = (
+        "Component '{name}' reads each span's sentence as its premise, but the doc has no "
+        "sentence boundaries. Add a 'sentencizer' or a parser before it, or set its "
+        "`context` to \"window\" or \"doc\"."
+    )
