@@ -116,3 +116,29 @@ class Errors(metaclass=_CodedMeta):
         "sentence boundaries. Add a 'sentencizer' or a parser before it, or set its "
         "`context` to \"window\" or \"doc\"."
     )
+
+    # Relations (E150-E199)
+    E150 = (
+        "Invalid template {template!r} for relation {label!r} in '{name}': a relation "
+        "template must contain both '{{subj}}' and '{{obj}}' (and may contain '{{label}}'); "
+        "found the fields {fields}. Example: \"{{subj}} was founded by {{obj}}.\""
+    )
+    E151 = (
+        "Invalid settings for relation {label!r} in '{name}': {problem}. Give a template "
+        "string, a list of templates, or a dict with \"templates\" and optional "
+        "\"allowed_head\", \"allowed_tail\" (lists of entity labels) and \"allowed_pairs\" "
+        "(a list of \"HEADTYPE:TAILTYPE\" strings)."
+    )
+    E152 = (
+        "`thresholds` of '{name}' name unknown relation label(s) {labels}. Known labels: {known}."
+    )
+    E153 = "`{key}` of '{name}' must be a non-negative integer or null, got {value!r}."
+    E154 = (
+        "Component '{name}' pairs entities within a sentence, but the doc has no sentence "
+        "boundaries. Add a 'sentencizer' or a parser before it, or set `max_distance` to pair "
+        "entities within a number of tokens instead."
+    )
+    E155 = (
+        "`extension` of '{name}' must be a valid Python identifier (the name of the "
+        "`doc._` attribute to write relations to), got {value!r}."
+    )

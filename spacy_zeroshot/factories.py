@@ -12,7 +12,9 @@ from spacy.util import registry
 
 from .backend import NLIBackend
 from .components.nli import ZeroShotNLI
+from .components.relations import ZeroShotRelationExtractor
 from .components.textcat import ZeroShotTextCategorizer, score_cats
+from .tasks.relations import score_relations
 
 DEFAULT_MODEL = "knowledgator/comprehend_it-base"
 
@@ -116,6 +118,65 @@ def make_zeroshot_textcat(
         threshold=threshold,
         long_text=long_text,
         aggregate=aggregate,
+        nli_component=nli_component,
+        scorer=scorer,
+    )
+
+
+# -------------------------------------------------------------- zeroshot_relation_extractor
+
+
+@registry.scorers("spacy-zeroshot.relations_scorer.v1")
+def make_relations_scorer() -> Callable[..., Dict[str, Any]]:
+    return score_relations
+
+
+@Language.factory(
+    "zeroshot_relation_extractor",
+    assigns=["doc._.relations"],
+    default_config={
+        "labels": [],
+        "template": "{subj} {label} {obj}.",
+        "threshold": 0.5,
+        "thresholds": {},
+        "spans_key": None,
+        "max_distance": None,
+        "context": "sentence",
+        "window": 10,
+        "extension": "relations",
+        "nli_component": "zeroshot_nli",
+        "scorer": {"@scorers": "spacy-zeroshot.relations_scorer.v1"},
+    },
+    default_score_weights={"rel_micro_f": 1.0, "rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_per_type": None},
+)
+def make_zeroshot_relation_extractor(
+    nlp: Language,
+    name: str,
+    labels: Union[List[str], Dict[str, Any]],
+    template: str,
+    threshold: float,
+    thresholds: Dict[str, float],
+    spans_key: Optional[str],
+    max_distance: Optional[int],
+    context: str,
+    window: int,
+    extension: str,
+    nli_component: str,
+    scorer: Optional[Callable[..., Dict[str, Any]]],
+) -> ZeroShotRelationExtractor:
+    """Zero-shot relations between entity pairs, written to `doc._.relations` (or `extension`)."""
+    return ZeroShotRelationExtractor(
+        nlp,
+        name,
+        labels=labels,
+        template=template,
+        threshold=threshold,
+        thresholds=thresholds,
+        spans_key=spans_key,
+        max_distance=max_distance,
+        context=context,
+        window=window,
+        extension=extension,
         nli_component=nli_component,
         scorer=scorer,
     )

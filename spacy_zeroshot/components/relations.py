@@ -1,0 +1,138 @@
+"""The `zeroshot_relation_extractor` component: relations between entity pairs in `doc._.relations`."""
+
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+
+from ..errors import Errors
+from ..tasks.context import CONTEXTS
+from ..tasks.relations import (
+    CandidatePair,
+    RelationLabel,
+    RelationSpans,
+    candidate_pairs,
+    classify_pairs,
+    normalize_relation_labels,
+    relation_spans,
+)
+from ..validation import check_choice, check_threshold
+from .base import ZeroShotTask, docs_as_list
+
+DEFAULT_EXTENSION = "relations"
+
+
+def ensure_extension(name: str) -> None:
+    """Register `doc._.<name>` (default None) unless it exists; values are plain lists."""
+    if not Doc.has_extension(name):
+        Doc.set_extension(name, default=None)
+
+
+ensure_extension(DEFAULT_EXTENSION)
+
+
+class ZeroShotRelationExtractor(ZeroShotTask):
+    """Classifies the relation between pairs of entity spans with the pipeline's NLI model.
+
+    Candidate pairs are ordered (head, tail) pairs of distinct spans of `doc.ents` (or
+    `doc.spans[spans_key]`) that share a sentence, or lie within `max_distance` tokens.
+    Every template of every label the pair's entity types allow is scored against the
+    premise (the sentence, or the context around both mentions); all pairs of a batch of
+    docs go through one backend call. Relations are written to `doc._.<extension>` as
+    plain dicts {"head": [start, end], "tail": [start, end], "label", "score", "scores"}.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        *,
+        labels: Union[Sequence[str], Mapping[str, Any]],
+        template: str,
+        threshold: float,
+        thresholds: Mapping[str, float],
+        spans_key: Optional[str],
+        max_distance: Optional[int],
+        context: str,
+        window: int,
+        extension: str,
+        nli_component: str,
+        scorer: Optional[Callable[..., Dict[str, Any]]],
+    ) -> None:
+        super().__init__(nlp, name, nli_component)
+        settings = normalize_relation_labels(labels, template, name)
+        unknown = sorted(set(thresholds or {}) - set(settings))
+        if unknown:
+            raise ValueError(Errors.E152.format(labels=unknown, name=name, known=list(settings)))
+        for key, value in (("max_distance", max_distance), ("window", window)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(Errors.E153.format(key=key, name=name, value=value))
+        if not isinstance(extension, str) or not extension.isidentifier():
+            raise ValueError(Errors.E155.format(name=name, value=extension))
+        self.cfg = {
+            "labels": settings,
+            "template": template,
+            "threshold": check_threshold(threshold),
+            "thresholds": {label: check_threshold(value) for label, value in (thresholds or {}).items()},
+            "spans_key": spans_key,
+            "max_distance": max_distance,
+            "context": check_choice("context", context, CONTEXTS, name),
+            "window": window,
+            "extension": extension,
+        }
+        self.scorer = scorer
+        ensure_extension(extension)
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def relation_labels(self) -> List[RelationLabel]:
+        return [RelationLabel.from_settings(label, s) for label, s in self.cfg["labels"].items()]
+
+    def get_spans(self, doc: Doc) -> List[Span]:
+        """The candidate mentions of a doc: `doc.ents`, or `doc.spans[spans_key]` (none if absent)."""
+        key = self.cfg["spans_key"]
+        if key is None:
+            return list(doc.ents)
+        return list(doc.spans[key]) if key in doc.spans else []
+
+    def candidates(self, doc: Doc) -> List[CandidatePair]:
+        """The (head, tail) pairs of a doc that will be scored, with their allowed labels."""
+        return candidate_pairs(
+            doc,
+            self.get_spans(doc),
+            self.relation_labels,
+            max_distance=self.cfg["max_distance"],
+            context=self.cfg["context"],
+            window=self.cfg["window"],
+            name=self.name,
+        )
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
+        """Per doc, its relations as plain dicts; one backend call for the whole batch."""
+        docs = docs_as_list(docs)
+        candidates = [self.candidates(doc) for doc in docs]
+        if not any(candidates):
+            return [[] for _ in docs]
+        return classify_pairs(self.backend, candidates, self.cfg["threshold"], self.cfg["thresholds"])
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
+        extension = self.cfg["extension"]
+        ensure_extension(extension)
+        for doc, relations in zip(docs, predictions):
+            doc._.set(extension, [dict(rel, scores=dict(rel["scores"])) for rel in relations])
+
+    def spans(self, doc: Doc) -> List[RelationSpans]:
+        """The doc's relations with head and tail as `Span` objects."""
+        return relation_spans(doc, self.cfg["extension"])
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """Relation scores for `nlp.evaluate`: `rel_micro_p`, `rel_micro_r`, `rel_micro_f`, `rel_per_type`."""
+        if self.scorer is None:
+            return {}
+        settings: Dict[str, Any] = {"extension": self.cfg["extension"], "labels": self.labels}
+        settings.update(kwargs)
+        return self.scorer(examples, **settings)
