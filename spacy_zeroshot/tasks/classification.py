@@ -101,8 +101,8 @@ def classify(
     sentences (Optional[Sequence]): Per text, sentence character spans (for "sentences").
     RETURNS (List[Classified]): Per text, scores aligned with `hypotheses`.
     """
-    if not texts:
-        return []
+    if not any(text.strip() for text in texts):
+        return [Classified(None, False) for _ in texts]  # no model call (nor load) for empty texts
     budget = backend.premise_budget(hypotheses)
     windows = premise_windows(backend, texts, budget, long_text, sentences)
     pairs = [(text[s:e], h) for text, (spans, _) in zip(texts, windows) for s, e in spans for h in hypotheses]

@@ -1,0 +1,144 @@
+"""The NLI backend: loading, label resolution, devices, dtypes, scoring."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from spacy_zeroshot.backend import NLIBackend
+from spacy_zeroshot.labels import resolve_nli_indices
+
+
+@pytest.mark.parametrize(
+    "id2label,expected",
+    [
+        ({0: "entailment", 1: "neutral", 2: "contradiction"}, (0, 2)),
+        ({0: "CONTRADICTION", 1: "NEUTRAL", 2: "ENTAILMENT"}, (2, 0)),
+        ({0: "neutral", 1: "Contradiction", 2: "Entails"}, (2, 1)),
+        ({0: "entailment", 1: "not_entailment"}, (0, 1)),
+    ],
+)
+def test_resolve_nli_indices_by_name(id2label, expected):
+    assert resolve_nli_indices(id2label) == expected
+
+
+def test_resolve_nli_indices_missing_entailment_names_labels():
+    with pytest.raises(ValueError, match=r"E001.*LABEL_0"):
+        resolve_nli_indices({0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"})
+
+
+def test_resolve_nli_indices_missing_contradiction_errors():
+    with pytest.raises(ValueError, match="E002"):
+        resolve_nli_indices({0: "entailment", 1: "neutral", 2: "other"})
+
+
+def test_resolve_nli_indices_two_unnamed_classes_warns():
+    with pytest.warns(UserWarning, match="W002"):
+        assert resolve_nli_indices({0: "entailment", 1: "other"}) == (0, 1)
+
+
+def test_resolve_nli_indices_overrides():
+    assert resolve_nli_indices({0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"}, 1, 0) == (1, 0)
+    with pytest.raises(ValueError, match="E003"):
+        resolve_nli_indices({0: "a", 1: "b"}, 5, 0)
+    with pytest.raises(ValueError, match="E004"):
+        resolve_nli_indices({0: "a", 1: "b"}, 1, 1)
+
+
+@pytest.mark.parametrize("device", ["gpu", "cuda:x", -2, True, 1.5])
+def test_backend_rejects_unknown_device(deberta_path, device):
+    with pytest.raises(ValueError, match="E005"):
+        NLIBackend(deberta_path, device=device).load()
+
+
+def test_backend_cuda_unavailable_is_clear(deberta_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(ValueError, match="E006"):
+        NLIBackend(deberta_path, device="cuda").load()
+    with pytest.raises(ValueError, match="E006"):
+        NLIBackend(deberta_path, device=0).load()
+
+
+def test_backend_auto_and_int_cpu(deberta_path):
+    assert NLIBackend(deberta_path, device=-1).load().device.type == "cpu"
+    assert NLIBackend(deberta_path, device="auto").load().device.type in ("cpu", "cuda", "mps")
+
+
+def test_backend_rejects_bad_dtype_and_settings(deberta_path):
+    with pytest.raises(ValueError, match="E007"):
+        NLIBackend(deberta_path, dtype="float8")
+    with pytest.raises(ValueError, match="E008"):
+        NLIBackend(deberta_path, device="cpu", dtype="float16").load()
+    with pytest.raises(ValueError, match="E011"):
+        NLIBackend(deberta_path, max_length=0)
+    with pytest.raises(ValueError, match="E013"):
+        NLIBackend(deberta_path, batch_tokens=0)
+
+
+def test_backend_bfloat16_on_cpu_scores(deberta_path):
+    backend = NLIBackend(deberta_path, device="cpu", dtype="bfloat16")
+    logits = backend.score([("one day I will see the world", "This example is travel.")])
+    assert logits.dtype == np.float32 and logits.shape == (1, 3)
+
+
+def test_backend_missing_model_is_clear(tmp_path):
+    with pytest.raises(OSError, match="E009"):
+        NLIBackend(str(tmp_path / "nope"), device="cpu").load()
+
+
+def test_backend_model_without_entailment_label(make_model):
+    path = make_model("bert", {0: "LABEL_0", 1: "LABEL_1", 2: "LABEL_2"})
+    with pytest.raises(ValueError, match=r"E001.*LABEL_1"):
+        NLIBackend(path, device="cpu").load()
+    backend = NLIBackend(path, device="cpu", entailment_index=2, contradiction_index=0).load()
+    assert (backend.entailment_index, backend.contradiction_index) == (2, 0)
+
+
+def test_backend_construction_is_lazy(tmp_path):
+    backend = NLIBackend(str(tmp_path / "not-there-yet"), device="cpu")
+    assert not backend.is_loaded
+
+
+def test_backend_score_empty_and_order(deberta_path):
+    backend = NLIBackend(deberta_path, device="cpu", max_batch_pairs=2)
+    assert backend.score([]).shape == (0, 3)
+    pairs = [("a short text", "It is travel."), ("a much longer text about the world and sports", "It is x."), ("a short text", "It is travel.")]
+    logits = backend.score(pairs)
+    assert np.array_equal(logits[0], logits[2])
+    one_by_one = np.concatenate([backend.score([p]) for p in pairs])
+    assert np.allclose(logits, one_by_one, atol=1e-5)
+
+
+def test_backend_truncates_only_the_premise(deberta_path):
+    backend = NLIBackend(deberta_path, device="cpu", max_length=24)
+    long_premise = "the team won the match " * 50
+    cut = backend.tokenizer.decode(
+        backend.tokenizer(long_premise, add_special_tokens=False)["input_ids"][:10]
+    )
+    logits = backend.score([(long_premise, "It is about sports."), (cut, "It is about sports.")])
+    assert logits.shape == (2, 3)
+
+
+def test_backend_hypothesis_too_long_is_clear(deberta_path):
+    backend = NLIBackend(deberta_path, device="cpu", max_length=8)
+    with pytest.raises(ValueError, match="E012"):
+        backend.score([("text", "This hypothesis is far too long for eight tokens.")])
+
+
+def test_import_works_without_torch_or_transformers():
+    """`import spacy_zeroshot` (factories, components, classifier) never imports torch or
+    transformers: blocking both must not break it. They load with the first model."""
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
+        "import spacy_zeroshot\n"
+        "from spacy_zeroshot import classifier, factories\n"
+        "from spacy_zeroshot.components import base, nli, textcat\n"
+        "print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
