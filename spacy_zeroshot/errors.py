@@ -117,6 +117,37 @@ class Errors(metaclass=_CodedMeta):
         "`context` to \"window\" or \"doc\"."
     )
 
+    # Entity typing and linking (E100-E149)
+    E100 = (
+        "Invalid `labels` for '{name}': {problem}. Give a list of types (for every span), a "
+        "mapping type -> description, or a mapping span label -> list of types (or -> "
+        "mapping type -> description), e.g. {{\"ORG\": [\"company\", \"university\"]}}."
+    )
+    E101 = (
+        "Invalid hypothesis template {template!r} for '{name}': {problem}. Its fields can be "
+        "{allowed}, e.g. \"{{mention}} is a {{label}}.\"; literal braces are written '{{{{' and '}}}}'."
+    )
+    E103 = "`mention_markers` of '{name}' must be null or a list of two strings, got {value!r}."
+    E104 = "`window` of '{name}' must be a non-negative integer (tokens either side), got {value!r}."
+    E105 = (
+        "Component '{name}' proposes spans from {proposals!r}, which needs a dependency "
+        "parse. Add a parser before it, or set `proposals` to null."
+    )
+    E106 = "The candidate file {path} {problem}."
+    E107 = (
+        "Invalid candidate entry {entry!r} in {where}: each candidate needs a non-empty "
+        "string \"id\" (and optional string \"name\" and \"description\"), and each alias a "
+        "list of candidates."
+    )
+    E108 = "{source} takes only one of `{a}` and `{b}` (the KB source needs one of `kb` and `kb_path`)."
+    E109 = (
+        "`candidates` of '{name}' must be a candidate source, e.g. "
+        "{{\"@misc\": \"spacy-zeroshot.alias_candidates.v1\", \"path\": \"aliases.jsonl\"}}, "
+        "got {value}."
+    )
+    E110 = "The saved candidate source at {path} has unknown kind {kind!r} (known: {options})."
+    E111 = "`nil` of '{name}' must be a non-empty string, got {value!r}."
+
     # Relations (E150-E199)
     E150 = (
         "Invalid template {template!r} for relation {label!r} in '{name}': a relation "

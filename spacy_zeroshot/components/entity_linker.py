@@ -1,0 +1,161 @@
+"""The `zeroshot_entity_linker` component: zero-shot disambiguation among candidate entities."""
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+
+import srsly
+from spacy.language import Language
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+from spacy.util import SimpleFrozenList
+
+from ..errors import Errors
+from ..tasks.candidates import CandidateSource, source_from_disk, source_to_disk
+from ..tasks.context import CONTEXTS
+from ..tasks.entities import check_markers, check_template, check_window, respan, target_spans, write_spans
+from ..tasks.linking import CANDIDATE_FIELDS, LINKER_FIELDS, link_spans
+from ..validation import check_choice, check_threshold
+from .base import ZeroShotTask, docs_as_list
+from .entity_typer import entries_by_span
+
+LINK_SCORES_ATTR = "zeroshot_link_scores"
+if not Span.has_extension(LINK_SCORES_ATTR):
+    Span.set_extension(LINK_SCORES_ATTR, default=None)
+
+CANDIDATES_DIR = "candidates"
+
+
+def score_entity_links(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    """spaCy's entity-linking scores (`nel_micro_p/r/f`) over `doc.ents`; `nil` is negative."""
+    return Scorer.score_links(examples, negative_labels=[kwargs.get("nil", "NIL")])
+
+
+class ZeroShotEntityLinker(ZeroShotTask):
+    """Chooses among a mention's candidate entities with the pipeline's NLI model.
+
+    Candidates come from `candidates` (a registered candidate source: an alias table or a
+    spaCy KB plus descriptions). Each candidate becomes a hypothesis, by default "{mention}
+    is {description}.", checked against the mention's context; the best candidate at or
+    above `threshold` becomes `span.kb_id_`, otherwise `nil`. Scores of every candidate go to
+    `span._.zeroshot_link_scores`. The candidate data is saved with the pipeline.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        *,
+        candidates: CandidateSource,
+        spans_key: Optional[str],
+        ent_labels: List[str],
+        hypothesis_template: str,
+        context: str,
+        window: int,
+        mention_markers: Optional[List[str]],
+        threshold: float,
+        nil: str,
+        nli_component: str,
+        scorer: Optional[Callable[..., Dict[str, Any]]],
+    ) -> None:
+        super().__init__(nlp, name, nli_component)
+        if not isinstance(candidates, CandidateSource):
+            raise ValueError(Errors.E109.format(name=name, value=type(candidates).__name__))
+        if not isinstance(nil, str) or not nil:
+            raise ValueError(Errors.E111.format(value=nil, name=name))
+        self.candidates = candidates
+        self.cfg = {
+            "spans_key": spans_key,
+            "ent_labels": list(ent_labels),
+            "hypothesis_template": check_template(hypothesis_template, LINKER_FIELDS, [CANDIDATE_FIELDS], name),
+            "context": check_choice("context", context, CONTEXTS, name),
+            "window": check_window(window, name),
+            "mention_markers": check_markers(mention_markers, name),
+            "threshold": check_threshold(threshold),
+            "nil": nil,
+        }
+        self.scorer = scorer
+
+    def set_candidates(self, source: CandidateSource) -> None:
+        """Use another candidate source (e.g. `KBCandidates(kb=kb, descriptions=...)`)."""
+        if not isinstance(source, CandidateSource):
+            raise ValueError(Errors.E109.format(name=self.name, value=type(source).__name__))
+        self.candidates = source
+
+    def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
+        """Check the backend and read the candidate files, so that a bad file fails early."""
+        super().initialize(get_examples, nlp=nlp)
+        self.candidates.load()
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
+        """Per doc, a plain dict per mention (see `tasks.linking.link_spans`)."""
+        cfg = self.cfg
+        return link_spans(
+            self.backend,
+            docs_as_list(docs),
+            source=self.candidates,
+            spans_key=cfg["spans_key"],
+            ent_labels=cfg["ent_labels"],
+            hypothesis_template=cfg["hypothesis_template"],
+            context=cfg["context"],
+            window=cfg["window"],
+            mention_markers=cfg["mention_markers"],
+            threshold=cfg["threshold"],
+            nil=cfg["nil"],
+            name=self.name,
+        )
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
+        spans_key = self.cfg["spans_key"]
+        for doc, entries in zip(docs, predictions):
+            if not entries:
+                continue
+            index = entries_by_span(entries, "label")
+            result = []
+            for span in target_spans(doc, spans_key):
+                entry = index.get((span.start, span.end, span.label_))
+                result.append(span if entry is None else respan(span, kb_id=entry["kb_id"]))
+            write_spans(doc, spans_key, result)
+            for entry in entries:
+                doc[entry["start"] : entry["end"]]._.set(LINK_SCORES_ATTR, dict(entry["scores"]))
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """Entity-linking P/R/F for `nlp.evaluate`: `nel_micro_p`, `nel_micro_r`, `nel_micro_f`."""
+        if self.scorer is None:
+            return {}
+        return self.scorer(examples, **{"nil": self.cfg["nil"], **kwargs})
+
+    # The candidate data travels with the pipeline, so `spacy.load` needs no original files.
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if CANDIDATES_DIR not in exclude:
+            source_to_disk(self.candidates, path / CANDIDATES_DIR)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotEntityLinker":
+        path = Path(path)
+        if CANDIDATES_DIR not in exclude and (path / CANDIDATES_DIR).is_dir():
+            self.candidates = source_from_disk(path / CANDIDATES_DIR)
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            self.to_disk(tmp, exclude=exclude)
+            files = {str(p.relative_to(tmp)): p.read_bytes() for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
+        return srsly.msgpack_dumps(files)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotEntityLinker":
+        files = srsly.msgpack_loads(bytes_data)
+        tmp = tempfile.mkdtemp()
+        try:
+            for rel, data in files.items():
+                target = Path(tmp) / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            self.from_disk(tmp, exclude=exclude)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self

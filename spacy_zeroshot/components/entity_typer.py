@@ -1,0 +1,165 @@
+"""The `zeroshot_entity_typer` component: zero-shot (re)typing of entity spans."""
+
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+from spacy.language import Language
+from spacy.scorer import Scorer
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+
+from ..tasks.context import CONTEXTS
+from ..tasks.entities import (
+    ON_LOW_CONFIDENCE,
+    PROPOSALS,
+    TYPER_FIELDS,
+    TypeLabels,
+    check_markers,
+    check_template,
+    check_window,
+    normalize_type_labels,
+    respan,
+    target_spans,
+    type_spans,
+    write_spans,
+)
+from ..validation import check_choice, check_threshold
+from .base import ZeroShotTask, docs_as_list
+
+TYPE_SCORES_ATTR = "zeroshot_type_scores"
+if not Span.has_extension(TYPE_SCORES_ATTR):
+    Span.set_extension(TYPE_SCORES_ATTR, default=None)
+
+SpanKey = Tuple[int, int, str]
+
+
+def score_entity_types(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    """spaCy's span scores of the typed spans: `ents_p/r/f/per_type` for `doc.ents`, or
+    `spans_{key}_p/r/f/per_type` for a span group (overlaps allowed)."""
+    spans_key = kwargs.get("spans_key")
+    if spans_key is None:
+        return Scorer.score_spans(examples, "ents", has_annotation=lambda doc: doc.has_annotation("ENT_IOB"))
+    attr = f"spans_{spans_key}"
+    return Scorer.score_spans(
+        examples,
+        attr,
+        getter=lambda doc, _: doc.spans.get(spans_key, []),
+        has_annotation=lambda doc: spans_key in doc.spans,
+        allow_overlap=True,
+    )
+
+
+def entries_by_span(entries: Sequence[Dict[str, Any]], new_key: str) -> Dict[SpanKey, Dict[str, Any]]:
+    """Look-up of predictions by (start, end, label), under the label before AND after the
+    change, so that applying the same predictions twice gives the same doc."""
+    index: Dict[SpanKey, Dict[str, Any]] = {}
+    for entry in entries:
+        if entry.get(new_key):
+            index.setdefault((entry["start"], entry["end"], entry[new_key]), entry)
+    for entry in entries:
+        index[(entry["start"], entry["end"], entry["label"])] = entry
+    return index
+
+
+class ZeroShotEntityTyper(ZeroShotTask):
+    """Rescores entity spans into finer or different types with the pipeline's NLI model.
+
+    Reads `doc.ents` (default) or `doc.spans[spans_key]`; for each span whose label has
+    candidate types, checks "{mention} is a {label}." against the span's context (exclusive
+    softmax over the types). The best type at or above `threshold` becomes the span's
+    label; below it the span keeps its label or is removed (`on_low_confidence`). Scores of
+    every candidate type go to `span._.zeroshot_type_scores`.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        *,
+        labels: TypeLabels,
+        spans_key: Optional[str],
+        proposals: Optional[str],
+        hypothesis_template: str,
+        context: str,
+        window: int,
+        mention_markers: Optional[List[str]],
+        multi_label: bool,
+        threshold: float,
+        on_low_confidence: str,
+        nli_component: str,
+        scorer: Optional[Callable[..., Dict[str, Any]]],
+    ) -> None:
+        super().__init__(nlp, name, nli_component)
+        if proposals is not None:
+            check_choice("proposals", proposals, PROPOSALS, name)
+        self.cfg = {
+            "types": normalize_type_labels(labels, name),
+            "spans_key": spans_key,
+            "proposals": proposals,
+            "hypothesis_template": check_template(hypothesis_template, TYPER_FIELDS, [["mention"], ["label"]], name),
+            "context": check_choice("context", context, CONTEXTS, name),
+            "window": check_window(window, name),
+            "mention_markers": check_markers(mention_markers, name),
+            "multi_label": bool(multi_label),
+            "threshold": check_threshold(threshold),
+            "on_low_confidence": check_choice("on_low_confidence", on_low_confidence, ON_LOW_CONFIDENCE, name),
+        }
+        self.scorer = scorer
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """Every type this component can assign."""
+        seen: Dict[str, None] = {}
+        for types in self.cfg["types"].values():
+            seen.update(dict.fromkeys(types))
+        return tuple(seen)
+
+    def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
+        """Per doc, a plain dict per scored span (see `tasks.entities.type_spans`)."""
+        cfg = self.cfg
+        return type_spans(
+            self.backend,
+            docs_as_list(docs),
+            types=cfg["types"],
+            spans_key=cfg["spans_key"],
+            proposals=cfg["proposals"],
+            hypothesis_template=cfg["hypothesis_template"],
+            context=cfg["context"],
+            window=cfg["window"],
+            mention_markers=cfg["mention_markers"],
+            multi_label=cfg["multi_label"],
+            threshold=cfg["threshold"],
+            on_low_confidence=cfg["on_low_confidence"],
+            name=self.name,
+        )
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
+        spans_key = self.cfg["spans_key"]
+        for doc, entries in zip(docs, predictions):
+            if not entries:
+                continue
+            index = entries_by_span(entries, "type")
+            result: List[Span] = []
+            present = set()
+            for span in target_spans(doc, spans_key):
+                entry = index.get((span.start, span.end, span.label_))
+                if entry is None:
+                    result.append(span)
+                elif entry["keep"]:
+                    result.append(respan(span, label=entry["type"]) if entry["type"] else span)
+                present.add((span.start, span.end))
+            for entry in entries:
+                if entry["proposed"] and entry["keep"] and (entry["start"], entry["end"]) not in present:
+                    result.append(Span(doc, entry["start"], entry["end"], label=entry["type"]))
+            if spans_key is None:
+                result.sort(key=lambda s: (s.start, s.end))
+            write_spans(doc, spans_key, result)
+            for entry in entries:
+                if entry["keep"]:
+                    doc[entry["start"] : entry["end"]]._.set(TYPE_SCORES_ATTR, dict(entry["scores"]))
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """Span P/R/F per type for `nlp.evaluate` (`ents_*`, or `spans_{key}_*`)."""
+        if self.scorer is None:
+            return {}
+        settings = {"spans_key": self.cfg["spans_key"], **kwargs}
+        return self.scorer(examples, **settings)
