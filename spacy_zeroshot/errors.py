@@ -31,6 +31,9 @@ class Warnings(metaclass=_CodedMeta):
         "('{label}') as the non-entailment class for multi-label scores."
     )
 
+    # Corpus annotation (spacy-zeroshot annotate)
+    W200 = "Skipping malformed input record at {where}: {reason}."
+
 
 class Errors(metaclass=_CodedMeta):
     # Backend and models
@@ -172,4 +175,35 @@ class Errors(metaclass=_CodedMeta):
     E155 = (
         "`extension` of '{name}' must be a valid Python identifier (the name of the "
         "`doc._` attribute to write relations to), got {value!r}."
+    )
+
+    # Corpus annotation (spacy-zeroshot annotate)
+    E200 = "The {what} does not exist: {path}"
+    E201 = "Found no input files with a supported suffix ({suffixes}) in the folder {path}."
+    E202 = (
+        "Unsupported input file {path}: use {suffixes} (one text per line, JSON lines with a "
+        "text key, or a DocBin), or a folder of such files."
+    )
+    E203 = "Unsupported output file {path}: use {suffixes} (a DocBin, or JSON lines for review)."
+    E204 = "Give at most one output file per format, got {outputs}."
+    E205 = (
+        "Found the parts of an unfinished run in {path}. Pass --resume to continue it, or "
+        "delete that folder to start over."
+    )
+    E206 = (
+        "The unfinished run in {path} was started with other settings or inputs ({keys} "
+        "changed), so resuming it would not give the output of one uninterrupted run. Resume "
+        "with the original settings, or delete that folder to start over."
+    )
+    E207 = (
+        "Cannot load the pipeline {source!r}: it is neither a pipeline folder, a .cfg config "
+        "file, nor the name of an installed pipeline package."
+    )
+    E208 = (
+        "Malformed input record at {where}: {reason} ({n} malformed record(s) in all). Fix "
+        "the input, or pass --on-error skip to skip and count such records."
+    )
+    E209 = (
+        "--n-process {n_process} runs several CPU processes and cannot be combined with "
+        "--gpu-id {gpu_id}: run one process on the GPU instead."
     )

@@ -1,0 +1,100 @@
+"""The `spacy-zeroshot` command line (also `python -m spacy_zeroshot`).
+
+    spacy-zeroshot annotate PIPELINE INPUT OUTPUT [OUTPUT] [options] [--section.key value ...]
+
+Options that contain a dot are config overrides in spaCy's style (`--components.zeroshot_nli.model
+path`), parsed by spaCy's own `parse_config_overrides`.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from .annotate import ON_ERROR, AnnotateSettings, annotate
+
+__all__ = ["main", "annotate", "AnnotateSettings"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spacy-zeroshot", description="Zero-shot information extraction with spaCy.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    sub = commands.add_parser(
+        "annotate",
+        help="Annotate a corpus with a pipeline; write .spacy and/or .jsonl.",
+        description=(
+            "Annotate a corpus with a pipeline (a saved folder, an installed package, or a config.cfg; "
+            "config overrides as --section.key value) and write a DocBin (.spacy) and/or review JSON "
+            "lines (.jsonl). Output is written in chunks with atomic renames; --resume continues an "
+            "interrupted run."
+        ),
+    )
+    sub.add_argument("pipeline", help="Pipeline folder, installed pipeline package name, or .cfg file.")
+    sub.add_argument("input", help="A .txt (one doc per line), .jsonl or .spacy file, or a folder of them.")
+    sub.add_argument("outputs", nargs="+", type=Path, help="Output .spacy and/or .jsonl file.")
+    sub.add_argument("--text-key", default="text", help="Key of the text in .jsonl input (default: text).")
+    sub.add_argument("--batch-size", type=int, default=64, help="Docs per minibatch (default: 64).")
+    sub.add_argument(
+        "--chunk-size", type=int, default=1024, help="Docs per output chunk, rounded up to whole batches (default: 1024)."
+    )
+    sub.add_argument("--n-process", type=int, default=1, help="CPU processes (default: 1).")
+    sub.add_argument("--gpu-id", type=int, default=None, help="GPU to run the NLI models on; -1 for the CPU.")
+    sub.add_argument("--on-error", choices=ON_ERROR, default="fail", help="Malformed input records: fail or skip.")
+    sub.add_argument("--resume", action="store_true", help="Continue an interrupted run with the same settings.")
+    sub.add_argument("--quiet", "-q", action="store_true", help="No progress bar: start line, warnings, summary.")
+    sub.add_argument(
+        "--relations-attr", default="relations", help="The doc._ extension holding relations (default: relations)."
+    )
+    sub.add_argument("--summary", type=Path, default=None, help="Also write the summary as JSON to this file.")
+    sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
+    return parser
+
+
+def split_overrides(argv: List[str]) -> Tuple[List[str], List[str]]:
+    """Separate spaCy-style config overrides (`--a.b value`, `--a.b=value`) from the other arguments."""
+    args: List[str] = []
+    overrides: List[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if arg.startswith("--") and "." in name:
+            overrides.append(arg)
+            if "=" not in arg and i + 1 < len(argv) and not argv[i + 1].startswith("--"):
+                overrides.append(argv[i + 1])
+                i += 1
+        else:
+            args.append(arg)
+        i += 1
+    return args, overrides
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; returns the exit code (0 success, 1 failure)."""
+    from spacy.cli._util import parse_config_overrides
+
+    args, override_args = split_overrides(list(sys.argv[1:] if argv is None else argv))
+    options = _parser().parse_args(args)
+    settings = AnnotateSettings(
+        pipeline=options.pipeline,
+        input=options.input,
+        outputs=options.outputs,
+        overrides=parse_config_overrides(override_args),
+        text_key=options.text_key,
+        batch_size=options.batch_size,
+        chunk_size=options.chunk_size,
+        n_process=options.n_process,
+        gpu_id=options.gpu_id,
+        on_error=options.on_error,
+        resume=options.resume,
+        quiet=options.quiet,
+        relations_attr=options.relations_attr,
+        summary=options.summary,
+        code=options.code,
+    )
+    try:
+        annotate(settings)
+    except (ValueError, OSError) as err:
+        print(f"spacy-zeroshot annotate: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,70 @@
+"""Load the pipeline for `spacy-zeroshot annotate`: a folder, a package name or a config file."""
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import spacy
+from spacy.language import Language
+from spacy.util import get_sourced_components, load_config, load_model_from_config
+
+from ..components.nli import ZeroShotNLI
+from ..errors import Errors
+
+
+def load_pipeline(source: str, overrides: Dict[str, Any]) -> Language:
+    """Load a saved pipeline folder, an installed pipeline package, or assemble one from a config.
+
+    source (str): Folder written by `nlp.to_disk`, package name, or path of a .cfg file.
+    overrides (Dict[str, Any]): Config overrides, e.g. {"components.zeroshot_nli.model": "..."}.
+    RETURNS (Language): The pipeline, initialized (models loaded).
+    """
+    path = Path(source)
+    if path.is_file() and path.suffix == ".cfg":
+        # What `spacy assemble` does, without writing the result to disk.
+        config = load_config(path, overrides=overrides, interpolate=False)
+        nlp = load_model_from_config(config, auto_fill=True)
+        sourced = get_sourced_components(config.interpolate())
+        nlp._link_components()
+        with nlp.select_pipes(disable=[*sourced]):
+            nlp.initialize()
+        return nlp
+    if path.exists() and not path.is_dir():
+        raise ValueError(Errors.E207.format(source=source))
+    if not path.exists() and not spacy.util.is_package(source):
+        raise ValueError(Errors.E207.format(source=source))
+    return spacy.load(source, config=overrides)
+
+
+def nli_components(nlp: Language) -> List[ZeroShotNLI]:
+    """The pipeline's 'zeroshot_nli' components (the owners of its models)."""
+    return [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ZeroShotNLI)]
+
+
+def move_to_device(nlp: Language, gpu_id: Optional[int]) -> None:
+    """Run the pipeline's NLI models on GPU `gpu_id` (-1: the CPU); None keeps their setting."""
+    if gpu_id is None:
+        return
+    from ..devices import resolve_device_and_dtype
+
+    for component in nli_components(nlp):
+        backend = component.backend
+        backend.device_setting = gpu_id
+        if backend.is_loaded:
+            device, dtype = resolve_device_and_dtype(gpu_id, backend.dtype_setting)
+            backend.model.to(device=device, dtype=dtype)
+
+
+def import_code(path: Optional[str]) -> None:
+    """Import a Python file with the user's registered functions and components (like spaCy's --code)."""
+    if not path:
+        return
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(Errors.E200.format(what="--code file", path=path))
+    spec = importlib.util.spec_from_file_location("spacy_zeroshot_user_code", file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["spacy_zeroshot_user_code"] = module
+    spec.loader.exec_module(module)
