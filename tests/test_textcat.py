@@ -84,10 +84,16 @@ def test_textcat_bad_config_raises_numbered_error(make_nlp, config, code):
         make_nlp("zeroshot_textcat", config)
 
 
-@pytest.mark.parametrize("config", [{"labels": "x", "multi_label": "maybe"}, {"labels": ["a"], "threshold": "high"}, {"labels": 3}])
+@pytest.mark.parametrize("config", [{"labels": ["x"], "multi_label": "maybe"}, {"labels": ["a"], "threshold": "high"}, {"labels": 3}])
 def test_textcat_bad_config_types_fail_validation(make_nlp, config):
-    with pytest.raises((ConfigValidationError, ValueError)):
+    with pytest.raises(ConfigValidationError):
         make_nlp("zeroshot_textcat", config)
+
+
+def test_nli_bad_config_types_fail_validation():
+    nlp = spacy.blank("en")
+    with pytest.raises(ConfigValidationError):
+        nlp.add_pipe("zeroshot_nli", config={"batch_tokens": "many"})
 
 
 def test_textcat_without_nli_component_raises():
