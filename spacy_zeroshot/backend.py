@@ -4,14 +4,17 @@ This layer knows torch and transformers, not spaCy. Both are imported lazily so 
 `import spacy_zeroshot` and building a pipeline stay cheap and never touch the network.
 """
 
+import copy
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from .devices import DTYPES, resolve_device_and_dtype
-from .errors import Errors
+from .devices import DTYPES, Precision, default_batching, resolve_device, resolve_precision
+from .errors import Errors, Warnings
 from .labels import resolve_nli_indices
+from .pair_cache import PairCache
 from .scheduler import deduplicate, plan_batches
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -29,13 +32,23 @@ class NLIBackend:
     source (str): Hugging Face hub id or local folder of a `*ForSequenceClassification` model.
     revision (Optional[str]): Hub revision (branch, tag or commit) to load.
     device (Union[str, int]): "auto", "cpu", "cuda", "cuda:N", "mps" or an int GPU id (-1 = CPU).
-    dtype (str): "auto", "float32", "float16" or "bfloat16".
+    dtype (str): "auto", "float32", "float16", "bfloat16" or "int8" (see
+        `devices.resolve_precision`): "auto" is exact float32 on the CPU and float16 on CUDA;
+        "bfloat16" is autocast on the CPU and a cast on GPUs; "int8" is dynamic quantisation
+        of the Linear layers, CPU only.
     max_length (Optional[int]): Max tokens per pair; only the premise is truncated. Default:
         the tokenizer's `model_max_length`, else the model's position limit.
-    batch_tokens (int): Budget of padded tokens per forward pass.
-    max_batch_pairs (int): Cap on pairs per forward pass.
+    batch_tokens (Optional[int]): Budget of padded tokens per forward pass. None: per device
+        (2048 on the CPU; sized from the free memory on CUDA).
+    max_batch_pairs (Optional[int]): Cap on pairs per forward pass. None: per device (16 on
+        the CPU, 256 on CUDA).
     entailment_index (Optional[int]): Override for the entailment class index.
     contradiction_index (Optional[int]): Override for the contradiction class index.
+    optimize (bool): Use the faster, numerically equivalent DeBERTa-v2/v3 attention path
+        (`fast_deberta`) at inference. Other architectures are unaffected; saved weights stay stock.
+    cache_size (int): Keep the logits of up to this many recent pairs and reuse them (0: off).
+    num_threads (Optional[int]): Set torch's intra-op CPU threads at load (process-wide).
+        None leaves torch's default (one per core).
     """
 
     def __init__(
@@ -46,28 +59,47 @@ class NLIBackend:
         device: Union[str, int] = "auto",
         dtype: str = "auto",
         max_length: Optional[int] = None,
-        batch_tokens: int = 4096,
-        max_batch_pairs: int = 64,
+        batch_tokens: Optional[int] = None,
+        max_batch_pairs: Optional[int] = None,
         entailment_index: Optional[int] = None,
         contradiction_index: Optional[int] = None,
+        optimize: bool = True,
+        cache_size: int = 0,
+        num_threads: Optional[int] = None,
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(Errors.E007.format(dtype=dtype, options=", ".join(DTYPES)))
         if max_length is not None and (isinstance(max_length, bool) or max_length < 1):
             raise ValueError(Errors.E011.format(value=max_length))
-        for name, value in (("batch_tokens", batch_tokens), ("max_batch_pairs", max_batch_pairs)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        for name, value in (
+            ("batch_tokens", batch_tokens),
+            ("max_batch_pairs", max_batch_pairs),
+            ("num_threads", num_threads),
+        ):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(Errors.E013.format(name=name, value=value))
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(Errors.E250.format(value=cache_size))
         self.source = source
         self.revision = revision
         self.device_setting = device
         self.dtype_setting = dtype
         self.max_length_setting = max_length
-        self.batch_tokens = batch_tokens
-        self.max_batch_pairs = max_batch_pairs
+        self.batch_tokens_setting = batch_tokens
+        self.max_batch_pairs_setting = max_batch_pairs
+        self._model_key: Tuple[Any, ...] = ()
         self.entailment_setting = entailment_index
         self.contradiction_setting = contradiction_index
+        self.optimize = bool(optimize)
+        self.num_threads = num_threads
+        self.cache = PairCache(cache_size)
         self._model: Any = None
+        # What `_forward` runs: the model itself, or its int8-quantised copy (the model stays
+        # stock so that `save` writes ordinary weights).
+        self._runner: Any = None
+        self._precision: Optional[Precision] = None
+        self._batching: Optional[Tuple[int, int]] = None
+        self._oom_warned = False
         self._tokenizer: Any = None
         self._indices: Optional[Tuple[int, int]] = None
         self._max_length = 0
@@ -83,7 +115,12 @@ class NLIBackend:
         """Load the model and tokenizer (from `source`, default `self.source`) onto the device."""
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-        device, dtype = resolve_device_and_dtype(self.device_setting, self.dtype_setting)
+        device = resolve_device(self.device_setting)
+        precision = resolve_precision(self.dtype_setting, device)
+        if self.num_threads is not None:
+            import torch
+
+            torch.set_num_threads(self.num_threads)
         location = str(source if source is not None else self.source)
         revision = None if source is not None else self.revision
         try:
@@ -100,11 +137,22 @@ class NLIBackend:
                 raise ValueError(Errors.E014.format(source=location))
             # What transformers' zero-shot pipeline does for such tokenizers.
             tokenizer.pad_token = tokenizer.eos_token
-        model.to(device=device, dtype=dtype)
+        model.to(device=device, dtype=precision.weights)
         model.eval()
-        self._model, self._tokenizer, self._indices = model, tokenizer, indices
+        if self.optimize:
+            from . import fast_deberta
+
+            fast_deberta.enable(model)
+        runner = _quantize(model) if precision.quantize else model
+        self._model, self._runner, self._tokenizer, self._indices = model, runner, tokenizer, indices
+        self._precision = precision
         self._max_length = self._resolve_max_length(tokenizer, model.config)
         self._special_tokens = tokenizer.num_special_tokens_to_add(pair=True)
+        itemsize = 2 if precision.autocast is not None else model.dtype.itemsize
+        tokens, pairs = default_batching(device, model.config, itemsize, self._max_length)
+        self._batching = (self.batch_tokens_setting or tokens, self.max_batch_pairs_setting or pairs)
+        self.cache.clear()
+        self._model_key = (location, revision, self.dtype_setting)
         return self
 
     def _resolve_max_length(self, tokenizer: Any, config: Any) -> int:
@@ -162,6 +210,35 @@ class NLIBackend:
     def device(self) -> "torch.device":
         return next(self.model.parameters()).device
 
+    @property
+    def precision(self) -> Precision:
+        """How the model runs: weight dtype, CPU autocast, int8 quantisation."""
+        if self._precision is None:
+            self.load()
+        assert self._precision is not None
+        return self._precision
+
+    @property
+    def batch_tokens(self) -> int:
+        """Budget of padded tokens per forward pass (the setting, else the device default)."""
+        if self._batching is None:
+            self.load()
+        assert self._batching is not None
+        return self._batching[0]
+
+    @property
+    def max_batch_pairs(self) -> int:
+        """Cap on pairs per forward pass (the setting, else the device default; halved after
+        an out-of-memory error)."""
+        if self._batching is None:
+            self.load()
+        assert self._batching is not None
+        return self._batching[1]
+
+    def cache_info(self) -> Dict[str, float]:
+        """Pair-cache statistics: hits, misses, hit_rate, entries, size."""
+        return self.cache.info()
+
     # Tokens --------------------------------------------------------------------------
 
     def token_lengths(self, texts: Sequence[str]) -> List[int]:
@@ -204,7 +281,8 @@ class NLIBackend:
     def score(self, pairs: Sequence[Pair]) -> np.ndarray:
         """Logits of every (premise, hypothesis) pair, pooled, de-duplicated and length-batched.
 
-        Only the premise is truncated, to `max_length` tokens.
+        Only the premise is truncated, to `max_length` tokens. Pairs found in the pair cache
+        (when `cache_size` > 0) are not run again. All pairs are tokenized in one call.
 
         pairs (Sequence[Tuple[str, str]]): The pairs, in any order, repeats allowed.
         RETURNS (np.ndarray): float32 array (len(pairs), num_classes), in input order.
@@ -213,19 +291,67 @@ class NLIBackend:
         if not pairs:
             return np.zeros((0, num_classes), dtype=np.float32)
         unique, inverse = deduplicate([(str(p), str(h)) for p, h in pairs])
-        self.premise_budget([h for _, h in unique])  # a clear error before the tokenizer's own
+        logits = np.empty((len(unique), num_classes), dtype=np.float32)
+        todo = self._lookup(unique, logits)
+        if todo:
+            todo_pairs = [unique[i] for i in todo]
+            logits[todo] = self._run(todo_pairs, num_classes)
+            if self.cache.size:
+                for i in todo:
+                    self.cache.put((self._model_key, *unique[i]), logits[i].copy())
+        return logits[inverse]
+
+    def _lookup(self, unique: List[Pair], logits: np.ndarray) -> List[int]:
+        """Fill cached rows of `logits`; return the positions still to run."""
+        if not self.cache.size:
+            return list(range(len(unique)))
+        todo = []
+        for i, (premise, hypothesis) in enumerate(unique):
+            row = self.cache.get((self._model_key, premise, hypothesis))
+            if row is None:
+                todo.append(i)
+            else:
+                logits[i] = row
+        return todo
+
+    def _run(self, pairs: List[Pair], num_classes: int) -> np.ndarray:
+        self.premise_budget([h for _, h in pairs])  # a clear error before the tokenizer's own
         encoded = self.tokenizer(
-            [p for p, _ in unique],
-            [h for _, h in unique],
+            [p for p, _ in pairs],
+            [h for _, h in pairs],
             truncation="only_first",
             max_length=self.max_length,
         )
         features = {key: encoded[key] for key in ("input_ids", "token_type_ids") if key in encoded}
         lengths = [len(ids) for ids in features["input_ids"]]
-        logits = np.empty((len(unique), num_classes), dtype=np.float32)
+        logits = np.empty((len(pairs), num_classes), dtype=np.float32)
         for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_pairs):
-            logits[batch] = self._forward(features, batch, lengths)
-        return logits[inverse]
+            logits[batch] = self._forward_or_split(features, batch, lengths)
+        return logits
+
+    def _forward_or_split(self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int]) -> np.ndarray:
+        """Run a batch; on an out-of-memory error, free the cache, halve it and retry.
+
+        The pair cap is lowered for the rest of the run, so one oversized batch does not
+        fail again on every later call. Only a single pair that does not fit is an error.
+        """
+        try:
+            return self._forward(features, batch, lengths)
+        except RuntimeError as err:
+            if not _is_out_of_memory(err):
+                raise
+            if len(batch) == 1:
+                raise RuntimeError(Errors.E251.format(length=lengths[batch[0]], device=self.device)) from err
+        _empty_device_cache(self.device)
+        half = (len(batch) + 1) // 2
+        assert self._batching is not None
+        self._batching = (self._batching[0], max(1, min(self._batching[1], half)))
+        if not self._oom_warned:
+            warnings.warn(Warnings.W250.format(size=len(batch), half=half, device=self.device), stacklevel=2)
+            self._oom_warned = True
+        first = self._forward_or_split(features, batch[:half], lengths)
+        second = self._forward_or_split(features, batch[half:], lengths)
+        return np.concatenate([first, second])
 
     def _forward(self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int]) -> np.ndarray:
         import torch
@@ -244,8 +370,9 @@ class NLIBackend:
         device = self.device
         inputs = {key: torch.from_numpy(value).to(device) for key, value in arrays.items()}
         inputs["attention_mask"] = torch.from_numpy(mask).to(device)
-        with torch.inference_mode():
-            output = self.model(**inputs).logits
+        autocast = self.precision.autocast
+        with torch.inference_mode(), torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
+            output = self._runner(**inputs).logits
         return output.float().cpu().numpy()
 
     # Serialization -------------------------------------------------------------------
@@ -256,3 +383,39 @@ class NLIBackend:
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
+
+
+def _quantize(model: Any) -> Any:
+    """A copy of `model` with dynamic int8 Linear layers; other weights are shared, not copied."""
+    import torch
+
+    quantization = getattr(torch.ao, "quantization", None)
+    if quantization is None or not hasattr(quantization, "quantize_dynamic"):  # pragma: no cover
+        raise ValueError(Errors.E252.format(version=torch.__version__))
+    linear_ids = {id(p) for m in model.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
+    memo = {id(p): p for p in model.parameters() if id(p) not in linear_ids}
+    memo.update({id(b): b for b in model.buffers()})
+    runner = copy.deepcopy(model, memo)
+    with warnings.catch_warnings():
+        # Eager-mode quantisation is deprecated in favour of torchao, which is not a dependency.
+        warnings.simplefilter("ignore")
+        return quantization.quantize_dynamic(runner, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+
+
+def _is_out_of_memory(err: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, or the RuntimeError other backends (MPS) raise."""
+    import torch
+
+    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
+    if oom_type is not None and isinstance(err, oom_type):
+        return True
+    return "out of memory" in str(err).lower()
+
+
+def _empty_device_cache(device: "torch.device") -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):  # pragma: no cover - Apple only
+        torch.mps.empty_cache()

@@ -1,13 +1,27 @@
 """Resolve the user's `device` and `dtype` settings to torch objects, in one place."""
 
-from typing import TYPE_CHECKING, Tuple, Union
+from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple, Union
 
 from .errors import Errors
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-DTYPES = ("auto", "float32", "float16", "bfloat16")
+DTYPES = ("auto", "float32", "float16", "bfloat16", "int8")
+
+
+class Precision(NamedTuple):
+    """How a model runs: the dtype of its weights, plus CPU autocast or int8 quantisation.
+
+    weights (torch.dtype): dtype the parameters are stored in.
+    autocast (Optional[torch.dtype]): run under `torch.autocast` with this dtype (CPU bfloat16:
+        matrix products in bfloat16, layer norms and softmax in float32).
+    quantize (bool): dynamic int8 quantisation of the Linear layers (CPU only).
+    """
+
+    weights: "torch.dtype"
+    autocast: Optional["torch.dtype"]
+    quantize: bool
 
 
 def resolve_device(device: Union[str, int]) -> "torch.device":
@@ -62,24 +76,39 @@ def _thinc_current_ops_name() -> str:
     return str(get_current_ops().name)
 
 
-def resolve_dtype(dtype: str, device: "torch.device") -> "torch.dtype":
-    """Turn "auto", "float32", "float16" or "bfloat16" into a torch dtype valid on `device`.
+def resolve_precision(dtype: str, device: "torch.device") -> Precision:
+    """Turn a dtype setting into how the model runs on `device`.
 
-    "auto" is float32 on the CPU and MPS (exact), float16 on CUDA.
+    "auto" is float32 on the CPU and MPS (exact), float16 on CUDA. "bfloat16" casts the
+    weights on GPUs and uses bfloat16 autocast on the CPU (float32 weights, bfloat16 matrix
+    products: faster than a cast there, and closer to float32). "int8" is dynamic int8
+    quantisation of the Linear layers, on the CPU only. "float16" needs a GPU.
     """
     import torch
 
     if dtype not in DTYPES:
         raise ValueError(Errors.E007.format(dtype=dtype, options=", ".join(DTYPES)))
     if dtype == "auto":
-        return torch.float16 if device.type == "cuda" else torch.float32
+        return Precision(torch.float16 if device.type == "cuda" else torch.float32, None, False)
     if dtype == "float16" and device.type == "cpu":
         raise ValueError(
             Errors.E008.format(
                 dtype=dtype, device=str(device), why="half precision is slow or unsupported on CPUs; use \"bfloat16\"."
             )
         )
-    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype]
+    if dtype == "int8":
+        if device.type != "cpu":
+            why = "dynamic int8 quantisation runs on CPUs only; use \"float16\" or \"bfloat16\" on GPUs."
+            raise ValueError(Errors.E008.format(dtype=dtype, device=str(device), why=why))
+        return Precision(torch.float32, None, True)
+    if dtype == "bfloat16" and device.type == "cpu":
+        return Precision(torch.float32, torch.bfloat16, False)
+    return Precision({"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype], None, False)
+
+
+def resolve_dtype(dtype: str, device: "torch.device") -> "torch.dtype":
+    """The dtype of the weights for a dtype setting on `device` (see `resolve_precision`)."""
+    return resolve_precision(dtype, device).weights
 
 
 def resolve_device_and_dtype(device: Union[str, int], dtype: str) -> Tuple["torch.device", "torch.dtype"]:
@@ -88,3 +117,44 @@ def resolve_device_and_dtype(device: Union[str, int], dtype: str) -> Tuple["torc
         raise ValueError(Errors.E007.format(dtype=dtype, options=", ".join(DTYPES)))
     torch_device = resolve_device(device)
     return torch_device, resolve_dtype(dtype, torch_device)
+
+
+# Per-device batching defaults. On CPUs, small batches of similar length win: a batch of 16
+# pairs keeps the activations in cache and wastes little padding (64 was slower). GPUs want
+# many pairs per launch, bounded by the memory left for activations.
+CPU_BATCH_PAIRS = 16
+CPU_BATCH_TOKENS = 2048
+GPU_BATCH_PAIRS = 256
+GPU_MIN_TOKENS = 1024
+GPU_MAX_TOKENS = 65536
+GPU_MEMORY_SHARE = 0.3
+
+
+def default_batching(device: "torch.device", config: object, itemsize: int, max_length: int) -> Tuple[int, int]:
+    """Default (batch_tokens, max_batch_pairs) for a model on `device`.
+
+    On CUDA the token budget is sized from the free memory: a share of it divided by an
+    estimate of the activation bytes per token (hidden states, feed-forward and attention
+    scores of one layer, which is all inference keeps alive). Out-of-memory errors are still
+    caught and the batch halved, so the estimate only needs to be roughly right.
+
+    device (torch.device): Where the model runs.
+    config (object): The model's transformers config (hidden_size, intermediate_size, heads).
+    itemsize (int): Bytes per activation value (4 for float32, 2 for half precision).
+    max_length (int): Longest pair in tokens.
+    RETURNS (Tuple[int, int]): The token budget and pair cap per forward pass.
+    """
+    if device.type != "cuda":
+        return CPU_BATCH_TOKENS, CPU_BATCH_PAIRS
+    import torch
+
+    hidden = int(getattr(config, "hidden_size", 768))
+    intermediate = int(getattr(config, "intermediate_size", 4 * hidden))
+    heads = int(getattr(config, "num_attention_heads", 12))
+    per_token = itemsize * (8 * hidden + 2 * intermediate + 4 * heads * max_length)
+    try:
+        free, _ = torch.cuda.mem_get_info(device)
+    except RuntimeError:  # pragma: no cover - no driver information
+        return GPU_MIN_TOKENS * 4, GPU_BATCH_PAIRS
+    tokens = int(free * GPU_MEMORY_SHARE // per_token)
+    return max(GPU_MIN_TOKENS, min(GPU_MAX_TOKENS, tokens)), GPU_BATCH_PAIRS

@@ -34,6 +34,13 @@ class Warnings(metaclass=_CodedMeta):
     # Corpus annotation (spacy-zeroshot annotate)
     W200 = "Skipping malformed input record at {where}: {reason}."
 
+    # Performance and runtime modes
+    W250 = (
+        "Ran out of memory on {device} with a batch of {size} pairs; retrying in halves and "
+        "capping batches at {half} pairs from now on. Set `max_batch_pairs` or `batch_tokens` "
+        "on the 'zeroshot_nli' component to start lower."
+    )
+
 
 class Errors(metaclass=_CodedMeta):
     # Backend and models
@@ -206,4 +213,16 @@ class Errors(metaclass=_CodedMeta):
     E209 = (
         "--n-process {n_process} runs several CPU processes and cannot be combined with "
         "--gpu-id {gpu_id}: run one process on the GPU instead."
+    )
+
+    # Performance and runtime modes
+    E250 = "`cache_size` must be a non-negative integer (0 turns the pair cache off), got {value!r}."
+    E251 = (
+        "Ran out of memory on {device} scoring a single pair of {length} tokens. Lower "
+        "`max_length` on the 'zeroshot_nli' component, use a smaller `dtype`, or run on the CPU."
+    )
+    E252 = (
+        "dtype \"int8\" needs torch's dynamic quantisation (torch.ao.quantization."
+        "quantize_dynamic), which this torch build ({version}) does not provide. Use "
+        "\"bfloat16\" instead."
     )

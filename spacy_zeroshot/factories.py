@@ -29,10 +29,13 @@ NLI_DEFAULT_CONFIG = {
     "device": "auto",
     "dtype": "auto",
     "max_length": None,
-    "batch_tokens": 4096,
-    "max_batch_pairs": 64,
+    "batch_tokens": None,
+    "max_batch_pairs": None,
     "entailment_index": None,
     "contradiction_index": None,
+    "optimize": True,
+    "cache_size": 0,
+    "num_threads": None,
 }
 
 
@@ -45,12 +48,21 @@ def make_zeroshot_nli(
     device: Union[str, int],
     dtype: str,
     max_length: Optional[int],
-    batch_tokens: int,
-    max_batch_pairs: int,
+    batch_tokens: Optional[int],
+    max_batch_pairs: Optional[int],
     entailment_index: Optional[int],
     contradiction_index: Optional[int],
+    optimize: bool,
+    cache_size: int,
+    num_threads: Optional[int],
 ) -> ZeroShotNLI:
-    """The shared NLI model of a pipeline. Nothing is loaded until first use."""
+    """The shared NLI model of a pipeline. Nothing is loaded until first use.
+
+    `dtype` picks the precision mode ("auto", "float32", "bfloat16", "float16", "int8"),
+    `batch_tokens`/`max_batch_pairs` default per device, `optimize` turns on the faster
+    equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores.
+    See README "Performance".
+    """
     backend = NLIBackend(
         model,
         revision=revision,
@@ -61,6 +73,9 @@ def make_zeroshot_nli(
         max_batch_pairs=max_batch_pairs,
         entailment_index=entailment_index,
         contradiction_index=contradiction_index,
+        optimize=optimize,
+        cache_size=cache_size,
+        num_threads=num_threads,
     )
     return ZeroShotNLI(nlp, name, backend)
 

@@ -1,0 +1,237 @@
+"""A leaner, numerically equivalent inference path for DeBERTa-v2/v3 disentangled attention.
+
+transformers' DeBERTa-v2 recomputes, in every layer of every forward pass, the query and
+key projections of the (layer-normed) relative-position embeddings: two (2 * buckets x hidden)
+by (hidden x hidden) products per layer (~14 GFLOP per forward for DeBERTa-v3-base), then
+repeats them over the batch and multiplies every query by all 2 * buckets positions although
+a sequence of length L can only index the ~2L rows around the centre. At inference these
+projections are constants. This module
+
+- caches the per-layer projections (recomputed when a weight changes: keyed by the
+  parameters' storage and version counters),
+- keeps only the rows that the current length can index, and
+- broadcasts them over the batch instead of repeating them.
+
+The arithmetic per attention score is the same as transformers' (same products, same
+scaling and order of additions), so logits agree to float rounding (~1e-6). The patch swaps
+the classes of the encoder and attention modules for subclasses: parameters, state dict and
+`save_pretrained` output are untouched, training or autograd falls back to the stock code,
+and `disable` restores the stock classes.
+"""
+
+from typing import Any, Dict, List, Optional, Tuple
+
+import torch
+from torch import nn
+from transformers.models.deberta_v2 import modeling_deberta_v2 as stock
+
+_PATCHED = "_spacy_zeroshot_stock_class"
+
+
+def supports(model: nn.Module) -> bool:
+    """Whether `model` has DeBERTa-v2/v3 relative attention that `enable` can speed up."""
+    return any(_is_patchable_encoder(module) for module in model.modules())
+
+
+def enable(model: nn.Module) -> int:
+    """Switch every DeBERTa-v2 encoder in `model` to the fast inference path.
+
+    model (nn.Module): Any model; modules that are not DeBERTa-v2 encoders are left alone.
+    RETURNS (int): Number of encoders switched (0 when the model is another architecture).
+    """
+    count = 0
+    for module in model.modules():
+        if _is_patchable_encoder(module) and not hasattr(module, _PATCHED):
+            setattr(module, _PATCHED, module.__class__)
+            module.__class__ = FastDebertaV2Encoder
+            module.__dict__["_fast_cache"] = {}
+            count += 1
+    return count
+
+
+def disable(model: nn.Module) -> int:
+    """Restore the stock transformers classes. RETURNS (int): Number of encoders restored."""
+    count = 0
+    for module in model.modules():
+        original = module.__dict__.pop(_PATCHED, None)
+        if original is not None:
+            module.__class__ = original
+            module.__dict__.pop("_fast_cache", None)
+            count += 1
+    return count
+
+
+def is_enabled(model: nn.Module) -> bool:
+    return any(isinstance(module, FastDebertaV2Encoder) for module in model.modules())
+
+
+def _is_patchable_encoder(module: nn.Module) -> bool:
+    if type(module) is not stock.DebertaV2Encoder or not getattr(module, "relative_attention", False):
+        return False
+    # Only the plain self-attention stack (what every released v2/v3 checkpoint uses).
+    layers: Any = getattr(module, "layer", [])
+    return all(type(layer.attention.self) is stock.DisentangledSelfAttention for layer in layers)
+
+
+class _Projections:
+    """Per-layer cached relative-position projections, (heads, rows, head_size) each."""
+
+    def __init__(self, pos_key: Optional[torch.Tensor], pos_query: Optional[torch.Tensor]) -> None:
+        self.pos_key = pos_key
+        self.pos_query = pos_query
+
+
+class FastDebertaV2Encoder(stock.DebertaV2Encoder):
+    """DebertaV2Encoder whose forward pass uses cached relative-position projections."""
+
+    _fast_cache: Dict[Any, Any]
+
+    def forward(  # type: ignore[override]
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor,
+        output_hidden_states: bool = True,
+        output_attentions: bool = False,
+        query_states: Optional[torch.Tensor] = None,
+        relative_pos: Optional[torch.Tensor] = None,
+        return_dict: bool = True,
+    ) -> Any:
+        usable = (
+            not self.training
+            and not torch.is_grad_enabled()
+            and not output_attentions
+            and query_states is None
+            and relative_pos is None
+            and self.conv is None
+            and attention_mask.dim() <= 2
+        )
+        if not usable:
+            return super().forward(
+                hidden_states,
+                attention_mask,
+                output_hidden_states=output_hidden_states,
+                output_attentions=output_attentions,
+                query_states=query_states,
+                relative_pos=relative_pos,
+                return_dict=return_dict,
+            )
+        length = hidden_states.size(-2)
+        projections = self._layer_projections(hidden_states.dtype, hidden_states.device)
+        c2p_index, p2c_index, first, last = self._position_index(length, hidden_states.device)
+        mask = self.get_attention_mask(attention_mask).bool()
+        all_hidden: List[torch.Tensor] = [hidden_states] if output_hidden_states else []
+        states = hidden_states
+        layers: Any = self.layer
+        for layer, proj in zip(layers, projections):
+            rows = _Projections(
+                None if proj.pos_key is None else proj.pos_key[:, first:last],
+                None if proj.pos_query is None else proj.pos_query[:, first:last],
+            )
+            context = _attention(layer.attention.self, states, mask, rows, c2p_index, p2c_index)
+            attention_output = layer.attention.output(context, states)
+            states = layer.output(layer.intermediate(attention_output), attention_output)
+            if output_hidden_states:
+                all_hidden.append(states)
+        hidden_tuple = tuple(all_hidden) if output_hidden_states else None
+        if not return_dict:
+            return tuple(v for v in (states, hidden_tuple) if v is not None)
+        output: Any = stock.BaseModelOutput  # its hints say FloatTensor, which Tensor is at run time
+        return output(last_hidden_state=states, hidden_states=hidden_tuple, attentions=None)
+
+    def _layer_projections(self, dtype: torch.dtype, device: torch.device) -> List[_Projections]:
+        """The projections of the relative embeddings for every layer, recomputed on weight change."""
+        encoder: Any = self
+        tensors = [encoder.rel_embeddings.weight]
+        if "layer_norm" in self.norm_rel_ebd:
+            tensors += [encoder.LayerNorm.weight, encoder.LayerNorm.bias]
+        for layer in encoder.layer:
+            tensors += [p for p in layer.attention.self.parameters()]
+        autocast = torch.is_autocast_enabled(device.type) and torch.get_autocast_dtype(device.type)
+        versions = tuple((t.data_ptr(), t._version, t.dtype) for t in tensors)
+        key = ("proj", dtype, device, autocast, versions)
+        cached = self._fast_cache.get("proj")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        # Exactly the stock computation, once: layer-normed embeddings, then each projection.
+        rel_embeddings = self.get_rel_embedding()
+        projections = []
+        for layer in encoder.layer:
+            attention: Any = layer.attention.self
+            embeddings = rel_embeddings[0 : attention.pos_ebd_size * 2, :].unsqueeze(0)
+            if attention.share_att_key:
+                key_proj, query_proj = attention.key_proj, attention.query_proj
+            else:
+                key_proj = getattr(attention, "pos_key_proj", None)
+                query_proj = getattr(attention, "pos_query_proj", None)
+            heads = attention.num_attention_heads
+            pos_key = pos_query = None
+            if "c2p" in attention.pos_att_type and key_proj is not None:
+                pos_key = attention.transpose_for_scores(key_proj(embeddings), heads)
+            if "p2c" in attention.pos_att_type and query_proj is not None:
+                pos_query = attention.transpose_for_scores(query_proj(embeddings), heads)
+            projections.append(_Projections(pos_key, pos_query))
+        self._fast_cache = {"proj": (key, projections)}
+        return projections
+
+    def _position_index(self, length: int, device: torch.device) -> Tuple[torch.Tensor, torch.Tensor, int, int]:
+        """Gather indices for c2p and p2c, relative to the slice [first, last) of projection rows."""
+        key = ("index", length, device)
+        cached = self._fast_cache.get(key)
+        if cached is not None:
+            return cached
+        encoder: Any = self
+        attention: Any = encoder.layer[0].attention.self
+        span = attention.pos_ebd_size
+        ids = torch.arange(length, dtype=torch.long, device=device)
+        relative = ids[:, None] - ids[None, :]
+        if attention.position_buckets > 0 and attention.max_relative_positions > 0:
+            relative = stock.make_log_bucket_position(
+                relative, attention.position_buckets, attention.max_relative_positions
+            )
+        relative = relative.to(torch.long)
+        c2p = torch.clamp(relative + span, 0, span * 2 - 1)
+        p2c = torch.clamp(-relative + span, 0, span * 2 - 1)
+        first = int(min(c2p.min(), p2c.min()))
+        last = int(max(c2p.max(), p2c.max())) + 1
+        result = (c2p - first, p2c - first, first, last)
+        self._fast_cache[key] = result
+        return result
+
+
+def _attention(
+    module: Any,
+    hidden_states: torch.Tensor,
+    mask: torch.Tensor,
+    rows: _Projections,
+    c2p_index: torch.Tensor,
+    p2c_index: torch.Tensor,
+) -> torch.Tensor:
+    """DisentangledSelfAttention.forward with broadcast, row-sliced relative projections."""
+    heads = module.num_attention_heads
+    batch, length = hidden_states.size(0), hidden_states.size(1)
+    query = module.transpose_for_scores(module.query_proj(hidden_states), heads)
+    key = module.transpose_for_scores(module.key_proj(hidden_states), heads)
+    value = module.transpose_for_scores(module.value_proj(hidden_states), heads)
+    scale_factor = 1 + ("c2p" in module.pos_att_type) + ("p2c" in module.pos_att_type)
+    scale = stock.scaled_size_sqrt(query, scale_factor).to(dtype=query.dtype)
+    scores = torch.bmm(query, key.transpose(-1, -2) / scale)
+    rel: Optional[torch.Tensor] = None
+    if rows.pos_key is not None:
+        # (heads, batch * length, d) @ (heads, d, rows): the projections are shared, not repeated.
+        by_head = query.view(batch, heads, length, -1).transpose(0, 1).reshape(heads, batch * length, -1)
+        c2p = torch.bmm(by_head, rows.pos_key.transpose(-1, -2)).view(heads, batch, length, -1)
+        c2p = torch.gather(c2p, dim=-1, index=c2p_index.expand(heads, batch, length, length))
+        rel = c2p / scale
+    if rows.pos_query is not None:
+        by_head = key.view(batch, heads, length, -1).transpose(0, 1).reshape(heads, batch * length, -1)
+        p2c = torch.bmm(by_head, rows.pos_query.transpose(-1, -2)).view(heads, batch, length, -1)
+        p2c = torch.gather(p2c, dim=-1, index=p2c_index.expand(heads, batch, length, length)).transpose(-1, -2)
+        rel = p2c / scale if rel is None else rel + p2c / scale
+    scores = scores.view(batch, heads, length, length)
+    if rel is not None:
+        scores = scores + rel.transpose(0, 1)
+    scores = scores.masked_fill(~mask, torch.finfo(query.dtype).min)
+    probs = nn.functional.softmax(scores, dim=-1)
+    context = torch.bmm(probs.view(-1, length, length), value)
+    context = context.view(batch, heads, length, -1).permute(0, 2, 1, 3).contiguous()
+    return context.view(batch, length, -1)

@@ -1,0 +1,124 @@
+"""The fast DeBERTa-v2/v3 attention path: same logits as stock transformers, stock weights on disk."""
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from spacy_zeroshot import fast_deberta
+from spacy_zeroshot.backend import NLIBackend
+
+PREMISES = [
+    "one day I will see the world",
+    "The team won the match and the fans celebrated in the stadium all night. " * 2,
+    "Paris",
+    "Shares fell sharply after the company reported weaker profits than expected.",
+]
+
+
+def _load(path):
+    model = AutoModelForSequenceClassification.from_pretrained(path).eval()
+    return model, AutoTokenizer.from_pretrained(path)
+
+
+def _inputs(tokenizer, premises=PREMISES):
+    return tokenizer(premises, ["This example is travel."] * len(premises), padding=True, return_tensors="pt")
+
+
+def test_fast_deberta_matches_stock_logits(deberta_path):
+    model, tokenizer = _load(deberta_path)
+    with torch.inference_mode():
+        expected = model(**_inputs(tokenizer)).logits
+        assert fast_deberta.enable(model) == 1
+        assert fast_deberta.is_enabled(model)
+        got = model(**_inputs(tokenizer)).logits
+        # Another length reuses the cached projections with other rows.
+        short = model(**_inputs(tokenizer, PREMISES[2:3])).logits
+        fast_deberta.disable(model)
+        short_expected = model(**_inputs(tokenizer, PREMISES[2:3])).logits
+    assert (got - expected).abs().max().item() <= 1e-5
+    assert (short - short_expected).abs().max().item() <= 1e-5
+
+
+def test_fast_deberta_long_inputs_use_log_buckets(deberta_path):
+    """The tiny model has 32 position buckets: sequences past 16 tokens hit the log buckets."""
+    model, tokenizer = _load(deberta_path)
+    inputs = _inputs(tokenizer, [PREMISES[1] * 2, PREMISES[0]])
+    assert inputs["input_ids"].shape[1] > 64
+    with torch.inference_mode():
+        expected = model(**inputs).logits
+        fast_deberta.enable(model)
+        got = model(**inputs).logits
+    assert (got - expected).abs().max().item() <= 1e-5
+
+
+def test_fast_deberta_recomputes_after_weight_change(deberta_path):
+    model, tokenizer = _load(deberta_path)
+    fast_deberta.enable(model)
+    with torch.inference_mode():
+        before = model(**_inputs(tokenizer)).logits
+    with torch.no_grad():
+        model.deberta.encoder.rel_embeddings.weight.mul_(3.0)
+    with torch.inference_mode():
+        after = model(**_inputs(tokenizer)).logits
+        fast_deberta.disable(model)
+        stock = model(**_inputs(tokenizer)).logits
+    assert not torch.allclose(before, after)
+    assert (after - stock).abs().max().item() <= 1e-5
+
+
+def test_fast_deberta_falls_back_when_grad_enabled(deberta_path):
+    model, tokenizer = _load(deberta_path)
+    with torch.no_grad():
+        expected = model(**_inputs(tokenizer)).logits
+    fast_deberta.enable(model)
+    logits = model(**_inputs(tokenizer)).logits  # autograd on: the stock path runs
+    assert logits.requires_grad
+    assert (logits.detach() - expected).abs().max().item() <= 1e-6
+
+
+def test_fast_deberta_under_bfloat16_autocast(deberta_path):
+    model, tokenizer = _load(deberta_path)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = model(**_inputs(tokenizer)).logits.float()
+        fast_deberta.enable(model)
+        got = model(**_inputs(tokenizer)).logits.float()
+    with torch.inference_mode():
+        exact = model(**_inputs(tokenizer)).logits  # float32 after bfloat16: no stale cache
+    assert (got - expected).abs().max().item() <= 0.05
+    assert exact.dtype == torch.float32
+
+
+def test_fast_deberta_leaves_other_architectures_alone(bert_path):
+    model, _ = _load(bert_path)
+    assert not fast_deberta.supports(model)
+    assert fast_deberta.enable(model) == 0
+
+
+def test_fast_deberta_saves_stock_weights(deberta_path, tmp_path):
+    model, tokenizer = _load(deberta_path)
+    keys = set(model.state_dict())
+    fast_deberta.enable(model)
+    with torch.inference_mode():
+        model(**_inputs(tokenizer))  # fill the caches
+    assert set(model.state_dict()) == keys
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert type(reloaded.deberta.encoder).__name__ == "DebertaV2Encoder"
+    with torch.inference_mode():
+        assert torch.equal(reloaded(**_inputs(tokenizer)).logits, model(**_inputs(tokenizer)).logits)
+
+
+@pytest.mark.parametrize("optimize", [True, False])
+def test_backend_optimize_flag(deberta_path, optimize):
+    backend = NLIBackend(deberta_path, device="cpu", optimize=optimize).load()
+    assert fast_deberta.is_enabled(backend.model) is optimize
+    pairs = [(p, "This example is travel.") for p in PREMISES]
+    stock = NLIBackend(deberta_path, device="cpu", optimize=False).score(pairs)
+    assert np.abs(backend.score(pairs) - stock).max() <= 1e-5
+
+
+def test_backend_optimize_other_architecture_scores(bert_path):
+    backend = NLIBackend(bert_path, device="cpu", optimize=True)
+    assert backend.score([(PREMISES[0], "It is travel.")]).shape == (1, 3)
+    assert not fast_deberta.is_enabled(backend.model)
