@@ -181,6 +181,17 @@ def test_textcat_evaluate_reports_cats_scores(make_nlp, multi_label):
     assert 0.0 <= scores["cats_score"] <= 1.0
 
 
+def test_textcat_evaluate_exclusive_uses_argmax(make_nlp):
+    """In exclusive mode the best label wins even below 0.5 (three labels rarely reach it)."""
+    nlp = make_nlp("zeroshot_textcat", {"labels": LABELS})
+    doc = nlp("one day I will see the world")
+    best = max(doc.cats, key=doc.cats.get)
+    assert doc.cats[best] < 0.5
+    gold = {label: float(label == best) for label in LABELS}
+    scores = nlp.evaluate([Example.from_dict(nlp.make_doc(doc.text), {"cats": gold})])
+    assert scores["cats_micro_f"] == 1.0
+
+
 def test_textcat_long_doc_truncates_with_flag_and_warning(make_nlp):
     nlp = make_nlp("zeroshot_textcat", {"labels": LABELS})
     long_text = " ".join(["The team won the match and the fans celebrated."] * 2500)  # ~20,000 words

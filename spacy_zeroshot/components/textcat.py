@@ -116,7 +116,10 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         """Text classification scores for `nlp.evaluate`: `cats_score`, `cats_micro_f`, ..."""
         if self.scorer is None:
             return {}
-        settings = {"labels": self.labels, "multi_label": self.cfg["multi_label"], "threshold": self.cfg["threshold"]}
+        multi_label = self.cfg["multi_label"]
+        # Exclusive mode decides by argmax alone: a winning label with a score below 0.5 still counts.
+        threshold = self.cfg["threshold"] if multi_label else 0.0
+        settings = {"labels": self.labels, "multi_label": multi_label, "threshold": threshold}
         settings.update(kwargs)
         return self.scorer(examples, **settings)
 
