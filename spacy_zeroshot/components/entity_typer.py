@@ -8,7 +8,9 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from ..tasks.context import CONTEXTS
+from ..errors import Errors
 from ..tasks.entities import (
+    ANY_LABEL,
     ON_LOW_CONFIDENCE,
     PROPOSALS,
     TYPER_FIELDS,
@@ -89,10 +91,13 @@ class ZeroShotEntityTyper(ZeroShotTask):
         scorer: Optional[Callable[..., Dict[str, Any]]],
     ) -> None:
         super().__init__(nlp, name, nli_component)
+        types = normalize_type_labels(labels, name)
         if proposals is not None:
             check_choice("proposals", proposals, PROPOSALS, name)
+            if ANY_LABEL not in types:
+                raise ValueError(Errors.E100.format(name=name, problem="`proposals` needs one list of types for every span"))
         self.cfg = {
-            "types": normalize_type_labels(labels, name),
+            "types": types,
             "spans_key": spans_key,
             "proposals": proposals,
             "hypothesis_template": check_template(hypothesis_template, TYPER_FIELDS, [["mention"], ["label"]], name),

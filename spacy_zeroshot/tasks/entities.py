@@ -217,9 +217,7 @@ def type_spans(
         doc_entries: List[Dict[str, Any]] = []
         existing = target_spans(doc, spans_key)
         spans = [(span, False) for span in existing]
-        if proposals is not None:
-            if ANY_LABEL not in types:
-                raise ValueError(Errors.E100.format(name=name, problem="`proposals` needs one list of types for every span"))
+        if proposals is not None and ANY_LABEL in types:
             taken = {(s.start, s.end) for s in existing}
             covered = {i for s in existing for i in range(s.start, s.end)} if spans_key is None else set()
             for span in proposal_spans(doc, proposals, name):
