@@ -7,8 +7,8 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from ..tasks.context import CONTEXTS
 from ..errors import Errors
+from ..tasks.context import CONTEXTS
 from ..tasks.entities import (
     ANY_LABEL,
     ON_LOW_CONFIDENCE,
