@@ -94,8 +94,8 @@ class NLIBackend:
         self.num_threads = num_threads
         self.cache = PairCache(cache_size)
         self._model: Any = None
-        # What `_forward` runs: the model itself, or its int8-quantised copy (the model stays
-        # stock so that `save` writes ordinary weights).
+        # What `_forward` runs: the model itself, or a copy with int8-quantised or bfloat16
+        # Linear layers (the model stays stock so that `save` writes ordinary weights).
         self._runner: Any = None
         self._precision: Optional[Precision] = None
         self._batching: Optional[Tuple[int, int]] = None
@@ -143,7 +143,11 @@ class NLIBackend:
             from . import fast_deberta
 
             fast_deberta.enable(model)
-        runner = _quantize(model) if precision.quantize else model
+        runner = model
+        if precision.quantize:
+            runner = _quantize(model)
+        elif precision.autocast is not None:
+            runner = _cast_linears(model, precision.autocast)
         self._model, self._runner, self._tokenizer, self._indices = model, runner, tokenizer, indices
         self._precision = precision
         self._max_length = self._resolve_max_length(tokenizer, model.config)
@@ -385,6 +389,28 @@ class NLIBackend:
         self.tokenizer.save_pretrained(path)
 
 
+def _copy_linears(model: Any) -> Any:
+    """A copy of `model` whose Linear layers are copies; all other weights are shared."""
+    import torch
+
+    linear_ids = {id(p) for m in model.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
+    memo = {id(p): p for p in model.parameters() if id(p) not in linear_ids}
+    memo.update({id(b): b for b in model.buffers()})
+    return copy.deepcopy(model, memo)
+
+
+def _cast_linears(model: Any, dtype: "torch.dtype") -> Any:
+    """A copy of `model` with Linear weights in `dtype`, for autocast: autocast would cast
+    them to the same values on every call; casting once saves that work on every batch."""
+    import torch
+
+    runner = _copy_linears(model)
+    for module in runner.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.to(dtype)
+    return runner
+
+
 def _quantize(model: Any) -> Any:
     """A copy of `model` with dynamic int8 Linear layers; other weights are shared, not copied."""
     import torch
@@ -392,10 +418,7 @@ def _quantize(model: Any) -> Any:
     quantization = getattr(torch.ao, "quantization", None)
     if quantization is None or not hasattr(quantization, "quantize_dynamic"):  # pragma: no cover
         raise ValueError(Errors.E252.format(version=torch.__version__))
-    linear_ids = {id(p) for m in model.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
-    memo = {id(p): p for p in model.parameters() if id(p) not in linear_ids}
-    memo.update({id(b): b for b in model.buffers()})
-    runner = copy.deepcopy(model, memo)
+    runner = _copy_linears(model)
     with warnings.catch_warnings():
         # Eager-mode quantisation is deprecated in favour of torchao, which is not a dependency.
         warnings.simplefilter("ignore")

@@ -47,10 +47,12 @@ def test_lossy_modes_score_close_to_float32(model_path, dtype):
     assert next(backend.model.parameters()).dtype == torch.float32
 
 
-def test_int8_quantises_a_copy_and_saves_stock_weights(deberta_path, tmp_path):
-    backend = NLIBackend(deberta_path, device="cpu", dtype="int8").load()
+@pytest.mark.parametrize("dtype", ["int8", "bfloat16"])
+def test_lossy_cpu_modes_run_a_copy_and_save_stock_weights(deberta_path, tmp_path, dtype):
+    backend = NLIBackend(deberta_path, device="cpu", dtype=dtype).load()
     assert backend._runner is not backend.model
-    assert isinstance(backend.model.classifier, torch.nn.Linear)  # the saved model is untouched
+    assert type(backend.model.classifier) is torch.nn.Linear  # the saved model is untouched
+    assert backend.model.classifier.weight.dtype == torch.float32
     # Embeddings are shared with the quantised copy, not duplicated.
     assert backend._runner.deberta.embeddings.word_embeddings.weight is backend.model.deberta.embeddings.word_embeddings.weight
     backend.save(tmp_path)

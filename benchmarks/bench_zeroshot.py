@@ -1,0 +1,393 @@
+"""Benchmark: spacy-zeroshot against transformers' zero-shot pipeline, in one run.
+
+Runs N docs x L labels through
+  (a) transformers' pipeline("zero-shot-classification") called per doc, with defaults,
+  (b) the same pipeline over the list of docs with batch_size=32,
+  (c) our 'zeroshot_textcat' via nlp.pipe (float32, exact), also with `optimize` off,
+  (d) each of our precision/runtime modes (bfloat16, int8 on CPU; float16, bfloat16 on GPU),
+and prints pairs/s, speed-ups over (a) and (b), useful GFLOP/s as a share of a measured
+matmul peak, the process's peak RSS so far, and for every mode the top-label agreement and
+score differences against (c). Lossy modes are measured again on a model whose logits are
+spread like a trained one's (larger `initializer_range`), and on ../shared/models/minilm-nli
+when it is there (a small trained NLI model; read by path, never copied).
+
+By default the model is a randomly initialised DeBERTa-v3-base (the default model's exact
+shape; speed does not depend on weight values), built offline with a WordPiece tokenizer
+from ../shared/data/tokenizer/bert-base-uncased-vocab.txt (or a generated vocabulary).
+Texts come from ../shared/data/ag_news/test.csv when present (30-120 tokens each), else
+generated text of the same length profile.
+
+    python benchmarks/bench_zeroshot.py              # the full run (64 docs x 8 labels)
+    python benchmarks/bench_zeroshot.py --short      # under 3 minutes on 2 CPU cores
+    python benchmarks/bench_zeroshot.py --model knowledgator/comprehend_it-base --device cuda
+"""
+
+import argparse
+import csv
+import gc
+import os
+import random
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+AG_NEWS = SHARED / "data" / "ag_news" / "test.csv"
+BERT_VOCAB = SHARED / "data" / "tokenizer" / "bert-base-uncased-vocab.txt"
+MINILM = SHARED / "models" / "minilm-nli"
+LABELS = ["world", "sports", "business", "science and technology", "politics", "health", "entertainment", "travel"]
+TEMPLATE = "This example is {}."
+NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
+
+Cats = List[Dict[str, float]]
+
+
+# Model and texts ------------------------------------------------------------------------
+
+
+def build_random_deberta(path: Path, initializer_range: float = 0.02, seed: int = 0) -> Path:
+    """A random DeBERTa-v3-base-shaped NLI model with a WordPiece tokenizer, saved to `path`."""
+    import torch
+    from transformers import BertTokenizerFast, DebertaV2Config, DebertaV2ForSequenceClassification
+
+    if (path / "config.json").exists():
+        return path
+    path.mkdir(parents=True, exist_ok=True)
+    vocab_file = path / "vocab.txt"
+    if BERT_VOCAB.exists():
+        vocab_file.write_text(BERT_VOCAB.read_text(encoding="utf8"), encoding="utf8")
+    else:
+        vocab_file.write_text("\n".join(_generated_vocab()) + "\n", encoding="utf8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file), model_max_length=512)
+    config = DebertaV2Config(
+        vocab_size=128100,
+        hidden_size=768,
+        num_hidden_layers=12,
+        num_attention_heads=12,
+        intermediate_size=3072,
+        hidden_act="gelu",
+        max_position_embeddings=512,
+        relative_attention=True,
+        position_buckets=256,
+        max_relative_positions=-1,
+        norm_rel_ebd="layer_norm",
+        share_att_key=True,
+        pos_att_type=["p2c", "c2p"],
+        position_biased_input=False,
+        type_vocab_size=0,
+        layer_norm_eps=1e-7,
+        pad_token_id=tokenizer.pad_token_id,
+        initializer_range=initializer_range,
+        id2label=NLI_LABELS,
+        label2id={v: k for k, v in NLI_LABELS.items()},
+    )
+    torch.manual_seed(seed)
+    model = DebertaV2ForSequenceClassification(config).eval()
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def _generated_vocab() -> List[str]:
+    letters = [chr(c) for c in range(ord("a"), ord("z") + 1)] + [str(d) for d in range(10)]
+    words = " ".join(_generated_texts(200, random.Random(1))).split()
+    return ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + letters + ["##" + c for c in letters] + sorted(set(words))
+
+
+def _generated_texts(n: int, rng: random.Random) -> List[str]:
+    words = (
+        "the a of to in and for on with by at from market team government company players said "
+        "year new first week officials shares season report people world minister game win deal "
+        "technology software study scientists election oil prices police city president country"
+    ).split()
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(25, 100))) + "." for _ in range(n)]
+
+
+def load_texts(n: int, tokenizer: Any) -> Tuple[List[str], str]:
+    """`n` texts of 30-120 tokens: AG News test texts when available, else generated ones."""
+    texts: List[str] = []
+    if AG_NEWS.exists():
+        with AG_NEWS.open(encoding="utf8", newline="") as f:
+            for row in csv.reader(f):
+                text = f"{row[1]}. {row[2]}".replace("\\", " ")
+                if 30 <= len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= 120:
+                    texts.append(text)
+                if len(texts) == n:
+                    return texts, f"AG News test ({AG_NEWS})"
+    generated = _generated_texts(n - len(texts), random.Random(0))
+    return texts + generated, "generated text" if not texts else "AG News + generated text"
+
+
+# Measuring -------------------------------------------------------------------------------
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_peak(kind: str, device: str, seconds: float = 1.5) -> Optional[float]:
+    """Measured GFLOP/s of a large matrix product (float32, bfloat16 or int8)."""
+    import torch
+
+    size = 2048 if seconds >= 0.5 else 256
+    try:
+        if kind == "int8":
+            if device != "cpu":
+                return None
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                linear = torch.ao.quantization.quantize_dynamic(
+                    torch.nn.Sequential(torch.nn.Linear(size, size)), {torch.nn.Linear}, dtype=torch.qint8
+                )
+            x = torch.randn(size, size)
+            run: Callable[[], Any] = lambda: linear(x)  # noqa: E731
+        else:
+            dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[kind]
+            a = torch.randn(size, size, device=device, dtype=dtype)
+            b = torch.randn(size, size, device=device, dtype=dtype)
+            run = lambda: a @ b  # noqa: E731
+        run()
+        best = 0.0
+        start = time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            t = time.perf_counter()
+            run()
+            if device != "cpu":
+                torch.cuda.synchronize()
+            best = max(best, 2 * size**3 / (time.perf_counter() - t) / 1e9)
+        return best
+    except (RuntimeError, AttributeError, TypeError):
+        return None
+
+
+def useful_flops(model_path: str, texts: Sequence[str], hypotheses: Sequence[str]) -> Tuple[float, int]:
+    """FLOPs the pairs need without padding or recomputation, and the number of pairs.
+
+    Per token and layer: the Q, K, V, output and feed-forward products; per pair and layer:
+    the attention scores and the weighted sum, plus (DeBERTa) the two relative-position
+    score matrices each query or key actually uses.
+    """
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(model_path)
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    h, ff, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    relative = 2 if getattr(config, "relative_attention", False) else 0
+    max_length = min(int(getattr(tokenizer, "model_max_length", 512)), 512)
+    pairs = [(t, hyp) for t in texts for hyp in hypotheses]
+    encoded = tokenizer([p for p, _ in pairs], [q for _, q in pairs], truncation="only_first", max_length=max_length)
+    total = 0.0
+    for ids in encoded["input_ids"]:
+        n = len(ids)
+        total += layers * (n * 2 * (4 * h * h + 2 * h * ff) + (2 + relative) * 2 * n * n * h)
+    return total, len(pairs)
+
+
+def top_label(cats: Dict[str, float]) -> str:
+    return max(cats, key=lambda k: cats[k])
+
+
+def compare(cats: Cats, reference: Cats) -> Dict[str, float]:
+    agree = sum(top_label(a) == top_label(b) for a, b in zip(cats, reference)) / max(1, len(cats))
+    diffs = [abs(a[k] - b[k]) for a, b in zip(cats, reference) for k in a]
+    return {"agree": agree, "max_diff": max(diffs, default=0.0), "mean_diff": sum(diffs) / max(1, len(diffs))}
+
+
+# Runners ---------------------------------------------------------------------------------
+
+
+def run_hf(model_path: str, texts: List[str], labels: List[str], device: str, batched: bool) -> Tuple[float, Cats]:
+    from transformers import pipeline
+
+    classifier = pipeline("zero-shot-classification", model=model_path, device=0 if device.startswith("cuda") else -1)
+    classifier(texts[0], labels, hypothesis_template=TEMPLATE)  # warm-up
+    start = time.perf_counter()
+    if batched:
+        results = classifier(texts, labels, hypothesis_template=TEMPLATE, batch_size=32)
+    else:
+        results = [classifier(text, labels, hypothesis_template=TEMPLATE) for text in texts]
+    elapsed = time.perf_counter() - start
+    cats = [dict(zip(r["labels"], r["scores"])) for r in results]
+    del classifier
+    gc.collect()
+    return elapsed, cats
+
+
+def run_ours(
+    model_path: str, texts: List[str], labels: List[str], device: str, second_pass: bool = False, **nli: Any
+) -> Tuple[float, Cats, Any]:
+    """Time nlp.pipe over the texts; with `second_pass`, time a second pass too (cache hits)."""
+    import spacy
+
+    nlp = spacy.blank("en")
+    nlp.add_pipe("zeroshot_nli", config={"model": model_path, "device": device, **nli})
+    nlp.add_pipe("zeroshot_textcat", config={"labels": labels, "hypothesis_template": TEMPLATE})
+    nlp.initialize()
+    list(nlp.pipe(texts[:2]))  # warm-up: one-time kernel and cache set-up
+    start = time.perf_counter()
+    cats = [dict(doc.cats) for doc in nlp.pipe(texts)]
+    elapsed = time.perf_counter() - start
+    backend = nlp.get_pipe("zeroshot_nli").backend
+    extra: Dict[str, Any] = {}
+    if second_pass:
+        hits_before = backend.cache_info()["hits"]
+        start = time.perf_counter()
+        extra["cats"] = [dict(doc.cats) for doc in nlp.pipe(texts)]
+        extra["elapsed"] = time.perf_counter() - start
+        extra["hits"] = backend.cache_info()["hits"] - hits_before
+    del nlp, backend
+    gc.collect()
+    return elapsed, cats, extra
+
+
+# Report ----------------------------------------------------------------------------------
+
+
+def fmt(value: Optional[float], spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(rows: List[Dict[str, Any]], title: str) -> str:
+    head = (
+        "| mode | pairs/s | x per-doc (a) | x batched (b) | useful GFLOP/s | % of peak | peak RSS MB "
+        "| top-1 agree | max abs diff | mean abs diff |"
+    )
+    lines = [f"### {title}", "", head, "|" + "---|" * 10]
+    for r in rows:
+        lines.append(
+            f"| {r['mode']} | {fmt(r.get('pps'), '.2f')} | {fmt(r.get('x_a'), '.2f')} | {fmt(r.get('x_b'), '.2f')} "
+            f"| {fmt(r.get('gflops'), '.0f')} | {fmt(r.get('peak_share'), '.0%')} | {fmt(r.get('rss'), '.0f')} "
+            f"| {fmt(r.get('agree'), '.1%')} | {fmt(r.get('max_diff'), '.2e')} | {fmt(r.get('mean_diff'), '.2e')} |"
+        )
+    return "\n".join(lines)
+
+
+def modes_for(device: str, dtypes: Optional[List[str]]) -> List[str]:
+    if dtypes:
+        return dtypes
+    return ["bfloat16", "int8"] if device == "cpu" else ["float16", "bfloat16"]
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=64, help="number of docs (default 64)")
+    parser.add_argument("--labels", type=int, default=8, help=f"number of labels, at most {len(LABELS)} (default 8)")
+    parser.add_argument("--model", default=None, help="hub id or local path (default: random DeBERTa-v3-base)")
+    parser.add_argument("--device", default="cpu", help='"cpu" or "cuda" (default cpu)')
+    parser.add_argument("--dtypes", default=None, help="comma-separated lossy modes to run (default per device)")
+    parser.add_argument("--spread-init", type=float, default=0.3, help="initializer_range of the spread-logits model")
+    parser.add_argument("--agreement-docs", type=int, default=None, help="docs for the agreement runs (default --docs)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--work-dir", default="/tmp/spacy-zeroshot-bench", help="where random models are built")
+    parser.add_argument("--skip-hf", action="store_true", help="skip the transformers pipeline runs")
+    parser.add_argument("--skip-agreement", action="store_true", help="skip the agreement runs on other models")
+    parser.add_argument("--peak-seconds", type=float, default=1.5, help="time spent measuring each matmul peak")
+    parser.add_argument("--short", action="store_true", help="16 docs, 16 for agreement: under 3 minutes on 2 cores")
+    args = parser.parse_args(argv)
+    if args.short:
+        args.docs = min(args.docs, 16)
+        args.agreement_docs = args.agreement_docs or 16
+
+    import torch
+
+    sys.path.insert(0, str(ROOT))
+    import spacy_zeroshot  # noqa: F401  (registers the factories when not installed)
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    started = time.perf_counter()
+    work = Path(args.work_dir)
+    model_path = args.model or str(build_random_deberta(work / "deberta-v3-base-random"))
+    from transformers import AutoTokenizer
+
+    texts, source = load_texts(args.docs, AutoTokenizer.from_pretrained(model_path))
+    labels = LABELS[: args.labels]
+    flops, n_pairs = useful_flops(model_path, texts, [TEMPLATE.format(label) for label in labels])
+    device = args.device
+    lossy = modes_for(device, args.dtypes.split(",") if args.dtypes else None)
+    peaks = {kind: matmul_peak(kind, device, args.peak_seconds) for kind in ["float32", *lossy]}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"# spacy-zeroshot benchmark: {args.docs} docs x {len(labels)} labels = {n_pairs} pairs")
+    print(f"model: {args.model or 'random DeBERTa-v3-base (' + model_path + ')'}; texts: {source}")
+    print(f"device: {device}; torch {torch.__version__}, {torch.get_num_threads()} threads; load average {load:.2f}")
+    print("matmul peak GFLOP/s: " + ", ".join(f"{k} {fmt(v, '.0f')}" for k, v in peaks.items()))
+    print(f"useful work: {flops / n_pairs / 1e9:.2f} GFLOP per pair (mean)", flush=True)
+
+    rows: List[Dict[str, Any]] = []
+    hf_times: Dict[str, float] = {}
+    reference: Optional[Cats] = None
+
+    def add(mode: str, elapsed: float, cats: Cats, kind: Optional[str]) -> None:
+        row: Dict[str, Any] = {"mode": mode, "pps": n_pairs / elapsed, "rss": peak_rss_mb()}
+        if kind is not None:  # None: the work was not done (cache hits), so no GFLOP/s
+            row["gflops"] = flops / elapsed / 1e9
+            peak = peaks.get(kind)
+            row["peak_share"] = row["gflops"] / peak if peak else None
+        if "a" in hf_times:
+            row["x_a"] = hf_times["a"] / elapsed
+        if "b" in hf_times:
+            row["x_b"] = hf_times["b"] / elapsed
+        if reference is not None:
+            row.update(compare(cats, reference))
+        rows.append(row)
+        print(f"  {mode}: {row['pps']:.2f} pairs/s ({elapsed:.1f} s)", flush=True)
+
+    hf_cats: Dict[str, Cats] = {}
+    if not args.skip_hf:
+        for key, batched, mode in (("a", False, "(a) HF pipeline, per doc"), ("b", True, "(b) HF pipeline, list, batch_size=32")):
+            elapsed, hf_cats[key] = run_hf(model_path, texts, labels, device, batched)
+            hf_times[key] = elapsed
+            add(mode, elapsed, hf_cats[key], "float32")
+    exact_dtype = "float32"
+    # The pair cache is on here: it does not change scores, and the second pass shows its effect.
+    elapsed, ours, cached = run_ours(
+        model_path, texts, labels, device, second_pass=True, dtype=exact_dtype, cache_size=100_000
+    )
+    reference = ours
+    for row, key in zip(rows, ("a", "b")):  # the pipeline runs against our exact scores
+        row.update(compare(hf_cats[key], reference))
+    add("(c) zeroshot_textcat float32 (exact)", elapsed, ours, "float32")
+    elapsed, cats, _ = run_ours(model_path, texts, labels, device, dtype=exact_dtype, optimize=False)
+    add("(c') zeroshot_textcat float32, optimize=false", elapsed, cats, "float32")
+    for mode in lossy:
+        elapsed, cats, _ = run_ours(model_path, texts, labels, device, dtype=mode)
+        add(f"(d) zeroshot_textcat {mode}", elapsed, cats, mode)
+    hit_rate = cached["hits"] / n_pairs
+    add(f"(c) same docs again, cache_size=100000: {hit_rate:.0%} hits", cached["elapsed"], cached["cats"], None)
+    print()
+    print(table(rows, f"Speed: {n_pairs} pairs, {device}"))
+
+    agreement_docs = args.agreement_docs or args.docs
+    agreement_models = []
+    if args.skip_agreement:
+        pass
+    elif args.model is None:
+        spread = build_random_deberta(work / f"deberta-v3-base-random-init{args.spread_init}", args.spread_init)
+        agreement_models.append((f"random DeBERTa-v3-base, initializer_range={args.spread_init}", str(spread)))
+    if MINILM.exists() and not args.skip_agreement:
+        agreement_models.append(("trained minilm-nli (../shared/models)", str(MINILM)))
+    for title, path in agreement_models:
+        sub_texts = texts[:agreement_docs]
+        sub_flops, sub_pairs = useful_flops(path, sub_texts, [TEMPLATE.format(label) for label in labels])
+        flops, n_pairs, hf_times, rows = sub_flops, sub_pairs, {}, []
+        reference = None
+        elapsed, ours, _ = run_ours(path, sub_texts, labels, device, dtype="float32")
+        reference = ours
+        add("float32 (reference)", elapsed, ours, "float32")
+        for mode in lossy:
+            elapsed, cats, _ = run_ours(path, sub_texts, labels, device, dtype=mode)
+            add(mode, elapsed, cats, mode)
+        print()
+        print(table(rows, f"Agreement with float32: {title}, {sub_pairs} pairs"))
+    print(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s; peak RSS {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The benchmark script runs end to end (on a tiny model, without the slow pipeline runs)."""
+
+import importlib.util
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_zeroshot.py"
+
+
+def _bench_module():
+    spec = importlib.util.spec_from_file_location("bench_zeroshot", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_runs_and_prints_tables(deberta_path, capsys):
+    bench = _bench_module()
+    args = ["--model", deberta_path, "--docs", "3", "--labels", "2", "--dtypes", "bfloat16,int8"]
+    bench.main([*args, "--skip-hf", "--skip-agreement", "--peak-seconds", "0.1"])
+    out = capsys.readouterr().out
+    assert "| (c) zeroshot_textcat float32 (exact) |" in out
+    assert "| (d) zeroshot_textcat int8 |" in out
+    assert "100% hits" in out
+    assert "peak RSS" in out
+
+
+def test_benchmark_compare_counts_agreement():
+    bench = _bench_module()
+    result = bench.compare([{"a": 0.6, "b": 0.4}, {"a": 0.2, "b": 0.8}], [{"a": 0.7, "b": 0.3}, {"a": 0.6, "b": 0.4}])
+    assert result["agree"] == 0.5
+    assert abs(result["max_diff"] - 0.4) < 1e-9
