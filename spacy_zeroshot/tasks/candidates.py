@@ -7,8 +7,6 @@ building a pipeline, or `spacy.load` of a saved one, never needs the original fi
 serialize their data with the pipeline.
 """
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
@@ -270,12 +268,8 @@ class KBCandidates(CandidateSource):
 
     def from_disk(self, path: PathLike) -> "KBCandidates":
         path = Path(path)
-        # Copy the KB out of the pipeline folder: it is read lazily, and the folder may go.
-        target = tempfile.mkdtemp(prefix="zeroshot-kb-")
-        shutil.copytree(path / self.KB_DIR, target, dirs_exist_ok=True)
-        self._kb, self.kb_path, self._lowercase = None, target, None
-        self.kb  # noqa: B018 - load now, then the copy is no longer needed
-        shutil.rmtree(target, ignore_errors=True)
+        self._kb, self.kb_path, self._lowercase = None, str(path / self.KB_DIR), None
+        self.kb  # noqa: B018 - read now: the folder may be a temporary one (from_bytes)
         self._descriptions = srsly.read_msgpack(path / self.DESCRIPTIONS_FILE)
         return self
 
