@@ -99,12 +99,12 @@ class ZeroShotRelationExtractor(ZeroShotTask):
             return list(doc.ents)
         return list(doc.spans[key]) if key in doc.spans else []
 
-    def candidates(self, doc: Doc) -> List[CandidatePair]:
+    def candidates(self, doc: Doc, labels: Optional[List[RelationLabel]] = None) -> List[CandidatePair]:
         """The (head, tail) pairs of a doc that will be scored, with their allowed labels."""
         return candidate_pairs(
             doc,
             self.get_spans(doc),
-            self.relation_labels,
+            self.relation_labels if labels is None else labels,
             max_distance=self.cfg["max_distance"],
             context=self.cfg["context"],
             window=self.cfg["window"],
@@ -114,7 +114,8 @@ class ZeroShotRelationExtractor(ZeroShotTask):
     def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
         """Per doc, its relations as plain dicts; one backend call for the whole batch."""
         docs = docs_as_list(docs)
-        candidates = [self.candidates(doc) for doc in docs]
+        labels = self.relation_labels
+        candidates = [self.candidates(doc, labels) for doc in docs]
         if not any(candidates):
             return [[] for _ in docs]
         return classify_pairs(self.backend, candidates, self.cfg["threshold"], self.cfg["thresholds"])
