@@ -19,6 +19,7 @@ the classes of the encoder and attention modules for subclasses: parameters, sta
 and `disable` restores the stock classes.
 """
 
+import functools
 from typing import Any, Dict, List, Optional, Tuple
 
 import torch
@@ -118,7 +119,7 @@ class FastDebertaV2Encoder(stock.DebertaV2Encoder):
         length = hidden_states.size(-2)
         projections = self._layer_projections(hidden_states.dtype, hidden_states.device)
         c2p_index, p2c_index, first, last = self._position_index(length, hidden_states.device)
-        mask = self.get_attention_mask(attention_mask).bool()
+        padding = ~self.get_attention_mask(attention_mask).bool()  # once, not per layer
         all_hidden: List[torch.Tensor] = [hidden_states] if output_hidden_states else []
         states = hidden_states
         layers: Any = self.layer
@@ -127,7 +128,7 @@ class FastDebertaV2Encoder(stock.DebertaV2Encoder):
                 None if proj.pos_key is None else proj.pos_key[:, first:last],
                 None if proj.pos_query is None else proj.pos_query[:, first:last],
             )
-            context = _attention(layer.attention.self, states, mask, rows, c2p_index, p2c_index)
+            context = _attention(layer.attention.self, states, padding, rows, c2p_index, p2c_index)
             attention_output = layer.attention.output(context, states)
             states = layer.output(layer.intermediate(attention_output), attention_output)
             if output_hidden_states:
@@ -198,10 +199,16 @@ class FastDebertaV2Encoder(stock.DebertaV2Encoder):
         return result
 
 
+@functools.lru_cache(maxsize=None)
+def _scale(head_size: int, factor: int, dtype: torch.dtype) -> torch.Tensor:
+    """transformers' `scaled_size_sqrt(...).to(dtype)`, computed once instead of per layer."""
+    return torch.sqrt(torch.tensor(head_size, dtype=torch.float) * factor).to(dtype=dtype)
+
+
 def _attention(
     module: Any,
     hidden_states: torch.Tensor,
-    mask: torch.Tensor,
+    padding: torch.Tensor,
     rows: _Projections,
     c2p_index: torch.Tensor,
     p2c_index: torch.Tensor,
@@ -213,7 +220,7 @@ def _attention(
     key = module.transpose_for_scores(module.key_proj(hidden_states), heads)
     value = module.transpose_for_scores(module.value_proj(hidden_states), heads)
     scale_factor = 1 + ("c2p" in module.pos_att_type) + ("p2c" in module.pos_att_type)
-    scale = stock.scaled_size_sqrt(query, scale_factor).to(dtype=query.dtype)
+    scale = _scale(query.size(-1), scale_factor, query.dtype)
     scores = torch.bmm(query, key.transpose(-1, -2) / scale)
     rel: Optional[torch.Tensor] = None
     if rows.pos_key is not None:
@@ -221,16 +228,17 @@ def _attention(
         by_head = query.view(batch, heads, length, -1).transpose(0, 1).reshape(heads, batch * length, -1)
         c2p = torch.bmm(by_head, rows.pos_key.transpose(-1, -2)).view(heads, batch, length, -1)
         c2p = torch.gather(c2p, dim=-1, index=c2p_index.expand(heads, batch, length, length))
-        rel = c2p / scale
+        rel = c2p.div_(scale)
     if rows.pos_query is not None:
         by_head = key.view(batch, heads, length, -1).transpose(0, 1).reshape(heads, batch * length, -1)
         p2c = torch.bmm(by_head, rows.pos_query.transpose(-1, -2)).view(heads, batch, length, -1)
-        p2c = torch.gather(p2c, dim=-1, index=p2c_index.expand(heads, batch, length, length)).transpose(-1, -2)
-        rel = p2c / scale if rel is None else rel + p2c / scale
+        p2c = torch.gather(p2c, dim=-1, index=p2c_index.expand(heads, batch, length, length))
+        p2c = p2c.div_(scale).transpose(-1, -2)
+        rel = p2c if rel is None else rel.add_(p2c)
     scores = scores.view(batch, heads, length, length)
     if rel is not None:
-        scores = scores + rel.transpose(0, 1)
-    scores = scores.masked_fill(~mask, torch.finfo(query.dtype).min)
+        scores.add_(rel.transpose(0, 1))
+    scores.masked_fill_(padding, torch.finfo(scores.dtype).min)
     probs = nn.functional.softmax(scores, dim=-1)
     context = torch.bmm(probs.view(-1, length, length), value)
     context = context.view(batch, heads, length, -1).permute(0, 2, 1, 3).contiguous()

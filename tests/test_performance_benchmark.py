@@ -28,5 +28,5 @@ def test_benchmark_runs_and_prints_tables(deberta_path, capsys):
 def test_benchmark_compare_counts_agreement():
     bench = _bench_module()
     result = bench.compare([{"a": 0.6, "b": 0.4}, {"a": 0.2, "b": 0.8}], [{"a": 0.7, "b": 0.3}, {"a": 0.6, "b": 0.4}])
-    assert result["agree"] == 0.5
+    assert result["agree"] == 0.5 and result["decisive"] == "50.0% of 2"
     assert abs(result["max_diff"] - 0.4) < 1e-9

@@ -122,3 +122,16 @@ def test_backend_optimize_other_architecture_scores(bert_path):
     backend = NLIBackend(bert_path, device="cpu", optimize=True)
     assert backend.score([(PREMISES[0], "It is travel.")]).shape == (1, 3)
     assert not fast_deberta.is_enabled(backend.model)
+
+
+def test_fast_deberta_under_no_grad_after_inference_mode(deberta_path):
+    """Caches filled under inference_mode are usable under plain no_grad."""
+    model, tokenizer = _load(deberta_path)
+    with torch.inference_mode():
+        expected = model(**_inputs(tokenizer)).logits
+    fast_deberta.enable(model)
+    with torch.inference_mode():
+        model(**_inputs(tokenizer))
+    with torch.no_grad():
+        got = model(**_inputs(tokenizer)).logits
+    assert (got - expected).abs().max().item() <= 1e-5
