@@ -96,3 +96,17 @@ def test_parity_missing_entailment_label_errors(make_model):
     nlp = textcat_nlp(path, LABELS, False, "This example is {}.")
     with pytest.raises(ValueError, match="E001"):
         nlp(TEXTS[0])
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_parity_with_trained_model(shared_minilm, multi_label):
+    """On a real trained NLI model (logits spread like a trained model's), in float32 on both sides."""
+    import torch
+    from transformers import pipeline
+
+    hf = pipeline("zero-shot-classification", model=shared_minilm, device=-1, torch_dtype=torch.float32)
+    nlp = textcat_nlp(shared_minilm, LABELS, multi_label, "This example is about {}.")
+    for doc in nlp.pipe(TEXTS, batch_size=2):
+        result = hf(doc.text, LABELS, multi_label=multi_label, hypothesis_template="This example is about {}.")
+        expected = dict(zip(result["labels"], result["scores"]))
+        assert max(abs(doc.cats[label] - expected[label]) for label in LABELS) <= TOLERANCE
