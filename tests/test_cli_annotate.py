@@ -33,7 +33,7 @@ from spacy_zeroshot.backend import NLIBackend
 _score = NLIBackend.score
 
 def score(self, pairs):
-    time.sleep(0.03)
+    time.sleep(0.05)
     return _score(self, pairs)
 
 NLIBackend.score = score
@@ -196,8 +196,8 @@ def test_chunk_store_resumes_from_complete_prefix(tmp_path: Path) -> None:
 
 
 def test_annotate_resume_after_sigkill_equals_uninterrupted_run(pipeline_dir: Path, tmp_path: Path) -> None:
-    texts = [f"{TEXTS[i % 5]} Item {i}." for i in range(120)]
-    source = write_jsonl(tmp_path / "in.jsonl", texts, {50: "{broken"})
+    texts = [f"{TEXTS[i % 5]} Item {i}." for i in range(60)]
+    source = write_jsonl(tmp_path / "in.jsonl", texts, {30: "{broken"})
     code = tmp_path / "slow.py"
     code.write_text(SLOW_CODE)
     common = ["--batch-size", "2", "--chunk-size", "4", "--on-error", "skip"]
@@ -220,7 +220,7 @@ def test_annotate_resume_after_sigkill_equals_uninterrupted_run(pipeline_dir: Pa
     process.wait()
     assert parts.exists() and not out.exists()
     done = len(list(parts.glob("chunk-*.json")))
-    assert 3 <= done < 30
+    assert 3 <= done < 15
 
     assert run_cli(pipeline_dir, source, out, tmp_path / "out.spacy", *common) == 1  # unfinished run: E205
     summary = tmp_path / "summary.json"
@@ -247,11 +247,11 @@ def test_annotate_n_process_matches_single_process(pipeline_dir: Path, tmp_path:
         assert a["cats"] == pytest.approx(b["cats"], abs=1e-5)
 
 
-def test_console_script_and_module_run(tmp_path: Path) -> None:
+def test_console_script_runs(tmp_path: Path) -> None:
+    # `python -m spacy_zeroshot` is what the SIGKILL test runs.
     script = Path(sys.executable).parent / "spacy-zeroshot"
-    for command in ([str(script)], [sys.executable, "-m", "spacy_zeroshot"]):
-        result = subprocess.run(command + ["annotate", "--help"], capture_output=True, text=True, check=True)
-        assert "--resume" in result.stdout and "--on-error" in result.stdout
+    result = subprocess.run([str(script), "annotate", "--help"], capture_output=True, text=True, check=True)
+    assert "--resume" in result.stdout and "--on-error" in result.stdout
 
 
 def test_review_record_exports_spans_links_and_relations() -> None:

@@ -112,26 +112,6 @@ def test_spacy_evaluate_reports_every_component(full_pipeline_dir: Path, tmp_pat
     assert json.loads((tmp_path / "scores.json").read_text())["cats_score"] == pytest.approx(scores["cats_score"])
 
 
-@pytest.mark.slow
-def test_project_workflow_runs_offline(deberta_path: str, tmp_path: Path) -> None:
-    shutil.copytree(REPO / "configs", tmp_path / "configs")
-    project = tmp_path / "examples" / "project"
-    shutil.copytree(REPO / "examples" / "project", project)
-    command = [sys.executable, "-m", "spacy", "project", "run", "all", str(project), "--vars.model", deberta_path]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    corpus = [json.loads(line) for line in (project / "assets" / "corpus.jsonl").read_text().splitlines()]
-    rows = [json.loads(line) for line in (project / "corpus" / "annotated.jsonl").read_text().splitlines()]
-    assert [row["meta"] for row in rows] == [record["meta"] for record in corpus]
-    assert any(row["spans"] for row in rows) and all(row["cats"] for row in rows)
-    summary = json.loads((project / "metrics" / "annotate.json").read_text())
-    assert summary["docs"] == len(corpus) and summary["pairs"] > 0
-    scores = json.loads((project / "metrics" / "scores.json").read_text())
-    for key in ("cats_score", "ents_f", "nel_micro_f", "rel_micro_f"):
-        assert key in scores
-    assert (project / "packages" / "en_zeroshot_demo-0.0.1" / "dist" / "en_zeroshot_demo-0.0.1.tar.gz").exists()
-
-
 def make_child_venv(path: Path) -> Path:
     """A fresh venv that sees this environment's packages (offline) but installs into its own."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True)
@@ -152,28 +132,42 @@ PACKAGE_CHECK = """
 import json, sys
 import spacy
 from spacy_zeroshot.cli.export import review_record
-assert spacy.util.is_package("en_zs_pkg_test")
-nlp = spacy.load("en_zs_pkg_test")
+assert spacy.util.is_package("en_zeroshot_demo")
+nlp = spacy.load("en_zeroshot_demo")
 texts = json.loads(sys.argv[1])
 print(json.dumps([review_record(doc) for doc in nlp.pipe(texts)]))
 """
 
 
 @pytest.mark.slow
-def test_spacy_package_installs_in_fresh_venv_and_annotates_identically(full_pipeline_dir: Path, tmp_path: Path) -> None:
-    packages = tmp_path / "packages"
-    packages.mkdir()
-    command = [sys.executable, "-m", "spacy", "package", str(full_pipeline_dir), str(packages)]
-    subprocess.run(command + ["--name", "zs_pkg_test", "--version", "0.0.1", "--force"], check=True, capture_output=True)
-    sdist = packages / "en_zs_pkg_test-0.0.1" / "dist" / "en_zs_pkg_test-0.0.1.tar.gz"
+def test_project_workflow_runs_offline_and_its_package_installs_in_fresh_venv(deberta_path: str, tmp_path: Path) -> None:
+    """assemble -> annotate -> gold -> evaluate -> package, then pip install the package into a
+    fresh venv, where `spacy.load("en_zeroshot_demo")` annotates exactly like the folder."""
+    shutil.copytree(REPO / "configs", tmp_path / "configs")
+    project = tmp_path / "examples" / "project"
+    shutil.copytree(REPO / "examples" / "project", project)
+    command = [sys.executable, "-m", "spacy", "project", "run", "all", str(project), "--vars.model", deberta_path]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    corpus = [json.loads(line) for line in (project / "assets" / "corpus.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (project / "corpus" / "annotated.jsonl").read_text().splitlines()]
+    assert [row["meta"] for row in rows] == [record["meta"] for record in corpus]
+    assert any(row["spans"] for row in rows) and all(row["cats"] for row in rows)
+    summary = json.loads((project / "metrics" / "annotate.json").read_text())
+    assert summary["docs"] == len(corpus) and summary["pairs"] > 0
+    scores = json.loads((project / "metrics" / "scores.json").read_text())
+    for key in ("cats_score", "ents_f", "nel_micro_f", "rel_micro_f"):
+        assert key in scores
+
+    sdist = project / "packages" / "en_zeroshot_demo-0.0.1" / "dist" / "en_zeroshot_demo-0.0.1.tar.gz"
     assert sdist.exists()
     python = make_child_venv(tmp_path / "venv")
     install = [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(sdist)]
     subprocess.run(install, check=True, capture_output=True)
-    assert not spacy.util.is_package("en_zs_pkg_test")  # installed into the child venv only
+    assert not spacy.util.is_package("en_zeroshot_demo")  # installed into the child venv only
     result = subprocess.run(
         [str(python), "-c", PACKAGE_CHECK, json.dumps(TEXTS)], capture_output=True, text=True, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    expected = review(spacy.load(full_pipeline_dir), TEXTS)
+    expected = review(spacy.load(project / "training" / "pipeline"), TEXTS)
     assert_same_records(json.loads(result.stdout.strip().splitlines()[-1]), expected)
