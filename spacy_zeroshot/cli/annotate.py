@@ -188,6 +188,8 @@ class _Run:
             return
         import torch
 
+        # Forked workers must not use the tokenizers' thread pool (it would warn and disable it).
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         threads = torch.get_num_threads()
         # Each worker gets its share of the cores instead of all of them.
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // n_process))
