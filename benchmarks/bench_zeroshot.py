@@ -18,7 +18,7 @@ Texts come from ../shared/data/ag_news/test.csv when present (30-120 tokens each
 generated text of the same length profile.
 
     python benchmarks/bench_zeroshot.py              # the full run (64 docs x 8 labels)
-    python benchmarks/bench_zeroshot.py --short      # 12 docs: ~3 minutes on 2 idle CPU cores
+    python benchmarks/bench_zeroshot.py --short      # 12 docs x 8 labels: the quick version
     python benchmarks/bench_zeroshot.py --model knowledgator/comprehend_it-base --device cuda
 """
 
@@ -303,7 +303,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--skip-hf", action="store_true", help="skip the transformers pipeline runs")
     parser.add_argument("--skip-agreement", action="store_true", help="skip the agreement runs on other models")
     parser.add_argument("--peak-seconds", type=float, default=1.5, help="time spent measuring each matmul peak")
-    parser.add_argument("--short", action="store_true", help="12 docs (96 pairs): about 3 minutes on 2 idle cores")
+    parser.add_argument("--short", action="store_true", help="12 docs (96 pairs with 8 labels): the quick version")
     args = parser.parse_args(argv)
     if args.short:
         args.docs = min(args.docs, 12)
