@@ -1,11 +1,8 @@
 """The `zeroshot_entity_linker` component: zero-shot disambiguation among candidate entities."""
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Union
 
-import srsly
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span
@@ -20,6 +17,7 @@ from ..tasks.linking import CANDIDATE_FIELDS, LINKER_FIELDS, link_spans
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 from .entity_typer import entries_by_span
+from .serialization import folder_from_bytes, folder_to_bytes
 
 LINK_SCORES_ATTR = "zeroshot_link_scores"
 if not Span.has_extension(LINK_SCORES_ATTR):
@@ -142,20 +140,8 @@ class ZeroShotEntityLinker(ZeroShotTask):
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
-            self.to_disk(tmp, exclude=exclude)
-            files = {str(p.relative_to(tmp)): p.read_bytes() for p in sorted(Path(tmp).rglob("*")) if p.is_file()}
-        return srsly.msgpack_dumps(files)
+        return folder_to_bytes(self.to_disk, exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotEntityLinker":
-        files = srsly.msgpack_loads(bytes_data)
-        tmp = tempfile.mkdtemp()
-        try:
-            for rel, data in files.items():
-                target = Path(tmp) / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            self.from_disk(tmp, exclude=exclude)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        folder_from_bytes(bytes_data, self.from_disk, exclude)
         return self

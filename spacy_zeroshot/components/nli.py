@@ -1,7 +1,5 @@
 """The `zeroshot_nli` component: owns the one NLI backend that the task components share."""
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Optional, Union
 
@@ -12,6 +10,7 @@ from spacy.util import SimpleFrozenList
 
 from ..backend import NLIBackend
 from ..errors import Errors
+from .serialization import folder_from_bytes, folder_to_bytes
 
 MODEL_DIR = "model"
 CFG_FILE = "cfg"
@@ -60,22 +59,8 @@ class ZeroShotNLI:
         return self
 
     def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
-        with tempfile.TemporaryDirectory() as tmp:
-            self.to_disk(tmp, exclude=exclude)
-            files = {
-                str(p.relative_to(tmp)): p.read_bytes() for p in sorted(Path(tmp).rglob("*")) if p.is_file()
-            }
-        return srsly.msgpack_dumps(files)
+        return folder_to_bytes(self.to_disk, exclude)
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotNLI":
-        files = srsly.msgpack_loads(bytes_data)
-        tmp = tempfile.mkdtemp()
-        try:
-            for rel, data in files.items():
-                target = Path(tmp) / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
-            self.from_disk(tmp, exclude=exclude)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        folder_from_bytes(bytes_data, self.from_disk, exclude)
         return self
