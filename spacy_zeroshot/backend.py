@@ -5,6 +5,7 @@ This layer knows torch and transformers, not spaCy. Both are imported lazily so 
 """
 
 import copy
+import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -24,6 +25,27 @@ Pair = Tuple[str, str]
 # Tokenizers without a real limit report a huge model_max_length; anything above this is "none".
 _NO_LIMIT = 1_000_000
 _FALLBACK_MAX_LENGTH = 512
+
+# A process forked after torch ran on the CPU (spaCy's `nlp.pipe(n_process=N)` on Linux) inherits
+# an OpenMP thread pool that does not survive the fork: its first parallel region deadlocks.
+# Such a child runs single-threaded instead (N workers share the cores anyway).
+_state = {"forked": False}
+
+
+def _mark_forked() -> None:
+    _state["forked"] = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_mark_forked)
+
+
+def _single_thread_after_fork() -> None:
+    if _state["forked"]:
+        import torch
+
+        torch.set_num_threads(1)
+        _state["forked"] = False
 
 
 class NLIBackend:
@@ -319,6 +341,7 @@ class NLIBackend:
         return todo
 
     def _run(self, pairs: List[Pair], num_classes: int) -> np.ndarray:
+        _single_thread_after_fork()
         self.premise_budget([h for _, h in pairs])  # a clear error before the tokenizer's own
         encoded = self.tokenizer(
             [p for p, _ in pairs],

@@ -1,5 +1,7 @@
 """The zeroshot_textcat component: spaCy's component contract, bad input, long texts."""
 
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -255,3 +257,22 @@ def test_textcat_runs_beside_spacy_transformers(deberta_path, bert_path):
     doc = nlp("one day I will see the world")
     assert doc._.trf_data is not None
     assert set(doc.cats) == set(LABELS)
+
+
+def test_textcat_pipe_n_process_after_parent_used_model(deberta_path, tmp_path):
+    """`nlp.pipe(n_process=2)` after the parent ran the model must not deadlock in torch's
+    forked thread pool, and must give the parent's scores. Run in a subprocess with a timeout."""
+    script = tmp_path / "fork.py"
+    script.write_text(
+        "import json, sys, spacy\n"
+        "nlp = spacy.blank('en')\n"
+        f"nlp.add_pipe('zeroshot_nli', config={{'model': {deberta_path!r}, 'device': 'cpu'}})\n"
+        "nlp.add_pipe('zeroshot_textcat', config={'labels': ['travel', 'cooking', 'sports']})\n"
+        "texts = ['one day I will see the world %d' % i for i in range(24)]\n"
+        "ref = [d.cats for d in nlp.pipe(texts)]\n"
+        "out = [d.cats for d in nlp.pipe(texts, n_process=2, batch_size=4)]\n"
+        "print(json.dumps(max(abs(a[k] - b[k]) for a, b in zip(ref, out) for k in a)))\n"
+    )
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert float(result.stdout.strip().splitlines()[-1]) <= 1e-5
