@@ -276,10 +276,12 @@ class NLIBackend:
 
     def premise_budget(self, hypotheses: Sequence[str]) -> int:
         """How many premise tokens fit beside the longest of `hypotheses` within `max_length`."""
-        longest = max(self.token_lengths(list(set(hypotheses))), default=0)
+        unique = list(dict.fromkeys(hypotheses))
+        lengths = self.token_lengths(unique)
+        longest = max(lengths, default=0)
         budget = self.max_length - self.pair_special_tokens - longest
         if budget < 1:
-            worst = max(hypotheses, key=lambda h: self.token_lengths([h])[0])
+            worst = unique[lengths.index(longest)]
             raise ValueError(Errors.E012.format(length=longest, max_length=self.max_length, hypothesis=worst))
         return budget
 
