@@ -4,8 +4,6 @@ This layer knows torch and transformers, not spaCy. Both are imported lazily so 
 `import spacy_zeroshot` and building a pipeline stay cheap and never touch the network.
 """
 
-import copy
-import os
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -16,6 +14,14 @@ from .devices import DTYPES, Precision, default_batching, resolve_device, resolv
 from .errors import Errors, Warnings
 from .labels import resolve_nli_indices
 from .pair_cache import PairCache
+from .runtime import (
+    cast_linears,
+    empty_device_cache,
+    is_out_of_memory,
+    quantize,
+    single_thread_after_fork,
+    tune_cpu_allocator,
+)
 from .scheduler import deduplicate, plan_batches
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,28 +31,6 @@ Pair = Tuple[str, str]
 # Tokenizers without a real limit report a huge model_max_length; anything above this is "none".
 _NO_LIMIT = 1_000_000
 _FALLBACK_MAX_LENGTH = 512
-
-# A process forked after torch ran on the CPU (spaCy's `nlp.pipe(n_process=N)` on Linux) inherits
-# an OpenMP thread pool that does not survive the fork: its first parallel region deadlocks.
-# Such a child runs single-threaded instead (N workers share the cores anyway).
-_state = {"forked": False}
-
-
-def _mark_forked() -> None:
-    _state["forked"] = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_mark_forked)
-
-
-def _single_thread_after_fork() -> None:
-    if _state["forked"]:
-        import torch
-
-        torch.set_num_threads(1)
-        _state["forked"] = False
-
 
 class NLIBackend:
     """One NLI cross-encoder, its tokenizer and the settings to run it.
@@ -71,6 +55,9 @@ class NLIBackend:
     cache_size (int): Keep the logits of up to this many recent pairs and reuse them (0: off).
     num_threads (Optional[int]): Set torch's intra-op CPU threads at load (process-wide).
         None leaves torch's default (one per core).
+    tune_allocator (bool): On the CPU under glibc (Linux), raise malloc's mmap and trim
+        thresholds at load (process-wide) so that each batch reuses the memory the previous
+        one freed instead of page-faulting fresh pages (`runtime.tune_cpu_allocator`).
     """
 
     def __init__(
@@ -88,6 +75,7 @@ class NLIBackend:
         optimize: bool = True,
         cache_size: int = 0,
         num_threads: Optional[int] = None,
+        tune_allocator: bool = True,
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(Errors.E007.format(dtype=dtype, options=", ".join(DTYPES)))
@@ -114,6 +102,7 @@ class NLIBackend:
         self.contradiction_setting = contradiction_index
         self.optimize = bool(optimize)
         self.num_threads = num_threads
+        self.tune_allocator = bool(tune_allocator)
         self.cache = PairCache(cache_size)
         self._model: Any = None
         # What `_forward` runs: the model itself, or a copy with int8-quantised or bfloat16
@@ -143,6 +132,8 @@ class NLIBackend:
             import torch
 
             torch.set_num_threads(self.num_threads)
+        if self.tune_allocator and device.type == "cpu":
+            tune_cpu_allocator()
         location = str(source if source is not None else self.source)
         revision = None if source is not None else self.revision
         try:
@@ -167,9 +158,9 @@ class NLIBackend:
             fast_deberta.enable(model)
         runner = model
         if precision.quantize:
-            runner = _quantize(model)
+            runner = quantize(model)
         elif precision.autocast is not None:
-            runner = _cast_linears(model, precision.autocast)
+            runner = cast_linears(model, precision.autocast)
         self._model, self._runner, self._tokenizer, self._indices = model, runner, tokenizer, indices
         self._precision = precision
         self._max_length = self._resolve_max_length(tokenizer, model.config)
@@ -343,7 +334,7 @@ class NLIBackend:
         return todo
 
     def _run(self, pairs: List[Pair], num_classes: int) -> np.ndarray:
-        _single_thread_after_fork()
+        single_thread_after_fork()
         self.premise_budget([h for _, h in pairs])  # a clear error before the tokenizer's own
         encoded = self.tokenizer(
             [p for p, _ in pairs],
@@ -367,11 +358,11 @@ class NLIBackend:
         try:
             return self._forward(features, batch, lengths)
         except RuntimeError as err:
-            if not _is_out_of_memory(err):
+            if not is_out_of_memory(err):
                 raise
             if len(batch) == 1:
                 raise RuntimeError(Errors.E251.format(length=lengths[batch[0]], device=self.device)) from err
-        _empty_device_cache(self.device)
+        empty_device_cache(self.device)
         half = (len(batch) + 1) // 2
         assert self._batching is not None
         self._batching = (self._batching[0], max(1, min(self._batching[1], half)))
@@ -412,58 +403,3 @@ class NLIBackend:
         path.mkdir(parents=True, exist_ok=True)
         self.model.save_pretrained(path)
         self.tokenizer.save_pretrained(path)
-
-
-def _copy_linears(model: Any) -> Any:
-    """A copy of `model` whose Linear layers are copies; all other weights are shared."""
-    import torch
-
-    linear_ids = {id(p) for m in model.modules() if isinstance(m, torch.nn.Linear) for p in m.parameters()}
-    memo = {id(p): p for p in model.parameters() if id(p) not in linear_ids}
-    memo.update({id(b): b for b in model.buffers()})
-    return copy.deepcopy(model, memo)
-
-
-def _cast_linears(model: Any, dtype: "torch.dtype") -> Any:
-    """A copy of `model` with Linear weights in `dtype`, for autocast: autocast would cast
-    them to the same values on every call; casting once saves that work on every batch."""
-    import torch
-
-    runner = _copy_linears(model)
-    for module in runner.modules():
-        if isinstance(module, torch.nn.Linear):
-            module.to(dtype)
-    return runner
-
-
-def _quantize(model: Any) -> Any:
-    """A copy of `model` with dynamic int8 Linear layers; other weights are shared, not copied."""
-    import torch
-
-    quantization = getattr(torch.ao, "quantization", None)
-    if quantization is None or not hasattr(quantization, "quantize_dynamic"):  # pragma: no cover
-        raise ValueError(Errors.E252.format(version=torch.__version__))
-    runner = _copy_linears(model)
-    with warnings.catch_warnings():
-        # Eager-mode quantisation is deprecated in favour of torchao, which is not a dependency.
-        warnings.simplefilter("ignore")
-        return quantization.quantize_dynamic(runner, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-
-
-def _is_out_of_memory(err: BaseException) -> bool:
-    """CUDA's OutOfMemoryError, or the RuntimeError other backends (MPS) raise."""
-    import torch
-
-    oom_type = getattr(torch.cuda, "OutOfMemoryError", None)
-    if oom_type is not None and isinstance(err, oom_type):
-        return True
-    return "out of memory" in str(err).lower()
-
-
-def _empty_device_cache(device: "torch.device") -> None:
-    import torch
-
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-    elif device.type == "mps" and hasattr(torch, "mps"):  # pragma: no cover - Apple only
-        torch.mps.empty_cache()

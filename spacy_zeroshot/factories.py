@@ -36,6 +36,7 @@ NLI_DEFAULT_CONFIG = {
     "optimize": True,
     "cache_size": 0,
     "num_threads": None,
+    "tune_allocator": True,
 }
 
 
@@ -55,12 +56,14 @@ def make_zeroshot_nli(
     optimize: bool,
     cache_size: int,
     num_threads: Optional[int],
+    tune_allocator: bool,
 ) -> ZeroShotNLI:
     """The shared NLI model of a pipeline. Nothing is loaded until first use.
 
     `dtype` picks the precision mode ("auto", "float32", "bfloat16", "float16", "int8"),
     `batch_tokens`/`max_batch_pairs` default per device, `optimize` turns on the faster
-    equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores.
+    equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores,
+    `tune_allocator` raises glibc's malloc thresholds on the CPU (fewer page faults).
     See README "Performance".
     """
     backend = NLIBackend(
@@ -76,6 +79,7 @@ def make_zeroshot_nli(
         optimize=optimize,
         cache_size=cache_size,
         num_threads=num_threads,
+        tune_allocator=tune_allocator,
     )
     return ZeroShotNLI(nlp, name, backend)
 
