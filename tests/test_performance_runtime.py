@@ -229,7 +229,8 @@ print(json.dumps({"tuned": runtime._allocator["tuned"], "faults": faults}))
 """
 
 
-def sys_is_glibc_linux(platform) -> bool:
+def _is_glibc_linux() -> bool:
+    import platform
     import sys
 
     return sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
@@ -246,9 +247,7 @@ def _allocator_child(model: str, tune: bool) -> dict:
 
 
 def test_tune_allocator_stops_page_faults_on_reused_memory(deberta_path):
-    import platform
-
-    if not sys_is_glibc_linux(platform):
+    if not _is_glibc_linux():
         pytest.skip("not glibc: the allocator is left alone")
     untuned = _allocator_child(deberta_path, tune=False)
     tuned = _allocator_child(deberta_path, tune=True)
