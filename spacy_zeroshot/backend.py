@@ -15,10 +15,10 @@ from .errors import Errors, Warnings
 from .labels import resolve_nli_indices
 from .pair_cache import PairCache
 from .runtime import (
-    cast_linears,
     empty_device_cache,
     is_out_of_memory,
-    quantize,
+    pad_batch,
+    prepare_runners,
     single_thread_after_fork,
     tune_cpu_allocator,
 )
@@ -31,6 +31,7 @@ Pair = Tuple[str, str]
 # Tokenizers without a real limit report a huge model_max_length; anything above this is "none".
 _NO_LIMIT = 1_000_000
 _FALLBACK_MAX_LENGTH = 512
+
 
 class NLIBackend:
     """One NLI cross-encoder, its tokenizer and the settings to run it.
@@ -55,6 +56,10 @@ class NLIBackend:
     cache_size (int): Keep the logits of up to this many recent pairs and reuse them (0: off).
     num_threads (Optional[int]): Set torch's intra-op CPU threads at load (process-wide).
         None leaves torch's default (one per core).
+    recheck_margin (float): With a lossy `dtype` (bfloat16, float16, int8): tasks score
+        again in float32 every decision that a logit error of half this margin could change
+        (`maths.is_close_call`), so close calls come out as in float32 while clear ones keep
+        the fast path. In logits; 0 (default) turns it off. No effect in float32.
     tune_allocator (bool): On the CPU under glibc (Linux), raise malloc's mmap and trim
         thresholds at load (process-wide) so that each batch reuses the memory the previous
         one freed instead of page-faulting fresh pages (`runtime.tune_cpu_allocator`).
@@ -75,6 +80,7 @@ class NLIBackend:
         optimize: bool = True,
         cache_size: int = 0,
         num_threads: Optional[int] = None,
+        recheck_margin: float = 0.0,
         tune_allocator: bool = True,
     ) -> None:
         if dtype not in DTYPES:
@@ -88,6 +94,8 @@ class NLIBackend:
         ):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(Errors.E013.format(name=name, value=value))
+        if isinstance(recheck_margin, bool) or not isinstance(recheck_margin, (int, float)) or not recheck_margin >= 0:
+            raise ValueError(Errors.E253.format(value=recheck_margin))
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
             raise ValueError(Errors.E250.format(value=cache_size))
         self.source = source
@@ -103,11 +111,17 @@ class NLIBackend:
         self.optimize = bool(optimize)
         self.num_threads = num_threads
         self.tune_allocator = bool(tune_allocator)
+        self.recheck_margin = float(recheck_margin)
+        self.stats = {"scored": 0, "rechecked": 0}
         self.cache = PairCache(cache_size)
         self._model: Any = None
         # What `_forward` runs: the model itself, or a copy with int8-quantised or bfloat16
         # Linear layers (the model stays stock so that `save` writes ordinary weights).
         self._runner: Any = None
+        # The float32 model that re-checks close calls (`recheck_margin`): the model itself on
+        # the CPU, a float32 copy where the weights were cast (GPU); None when not needed.
+        self._exact_runner: Any = None
+        self._exact_key: Tuple[Any, ...] = ()
         self._precision: Optional[Precision] = None
         self._batching: Optional[Tuple[int, int]] = None
         self._oom_warned = False
@@ -150,18 +164,9 @@ class NLIBackend:
                 raise ValueError(Errors.E014.format(source=location))
             # What transformers' zero-shot pipeline does for such tokenizers.
             tokenizer.pad_token = tokenizer.eos_token
-        model.to(device=device, dtype=precision.weights)
-        model.eval()
-        if self.optimize:
-            from . import fast_deberta
-
-            fast_deberta.enable(model)
-        runner = model
-        if precision.quantize:
-            runner = quantize(model)
-        elif precision.autocast is not None:
-            runner = cast_linears(model, precision.autocast)
+        runner, exact_runner = prepare_runners(model, device, precision, self.optimize, bool(self.recheck_margin))
         self._model, self._runner, self._tokenizer, self._indices = model, runner, tokenizer, indices
+        self._exact_runner = exact_runner
         self._precision = precision
         self._max_length = self._resolve_max_length(tokenizer, model.config)
         self._special_tokens = tokenizer.num_special_tokens_to_add(pair=True)
@@ -170,6 +175,7 @@ class NLIBackend:
         self._batching = (self.batch_tokens_setting or tokens, self.max_batch_pairs_setting or pairs)
         self.cache.clear()
         self._model_key = (location, revision, self.dtype_setting)
+        self._exact_key = (location, revision, "float32")
         return self
 
     def _resolve_max_length(self, tokenizer: Any, config: Any) -> int:
@@ -297,43 +303,71 @@ class NLIBackend:
 
     # Scoring -------------------------------------------------------------------------
 
-    def score(self, pairs: Sequence[Pair]) -> np.ndarray:
+    @property
+    def rechecks(self) -> bool:
+        """Whether tasks should re-check close calls in float32 (`recheck_margin` > 0 and a
+        lossy dtype)."""
+        return bool(self.recheck_margin) and self.precision.lossy
+
+    def score(self, pairs: Sequence[Pair], *, exact: bool = False) -> np.ndarray:
         """Logits of every (premise, hypothesis) pair, pooled, de-duplicated and length-batched.
 
         Only the premise is truncated, to `max_length` tokens. Pairs found in the pair cache
         (when `cache_size` > 0) are not run again. All pairs are tokenized in one call.
 
         pairs (Sequence[Tuple[str, str]]): The pairs, in any order, repeats allowed.
+        exact (bool): Run the float32 model even under a lossy dtype (needs `recheck_margin`
+            > 0, which keeps a float32 model where the weights were cast).
         RETURNS (np.ndarray): float32 array (len(pairs), num_classes), in input order.
         """
         num_classes = int(self.model.config.num_labels)
         if not pairs:
             return np.zeros((0, num_classes), dtype=np.float32)
+        exact = exact and self.precision.lossy
+        if exact and self._exact_runner is None:
+            raise ValueError(Errors.E254)
+        key = self._exact_key if exact else self._model_key
         unique, inverse = deduplicate([(str(p), str(h)) for p, h in pairs])
         logits = np.empty((len(unique), num_classes), dtype=np.float32)
-        todo = self._lookup(unique, logits)
+        todo = self._lookup(unique, logits, key)
         if todo:
             todo_pairs = [unique[i] for i in todo]
-            logits[todo] = self._run(todo_pairs, num_classes)
+            logits[todo] = self._run(todo_pairs, num_classes, exact)
+            self.stats["rechecked" if exact else "scored"] += len(todo)
             if self.cache.size:
                 for i in todo:
-                    self.cache.put((self._model_key, *unique[i]), logits[i].copy())
+                    self.cache.put((key, *unique[i]), logits[i].copy())
         return logits[inverse]
 
-    def _lookup(self, unique: List[Pair], logits: np.ndarray) -> List[int]:
+    def rescore_exact(self, pairs: Sequence[Pair], logits: np.ndarray, ranges: Sequence[Tuple[int, int]]) -> np.ndarray:
+        """`logits` with rows [start, end) of each range scored again by the float32 model.
+
+        pairs (Sequence[Tuple[str, str]]): The pairs `logits` belongs to.
+        logits (np.ndarray): Their logits from `score`; not modified.
+        ranges (Sequence[Tuple[int, int]]): Row ranges of the close calls.
+        RETURNS (np.ndarray): A copy with those rows replaced.
+        """
+        rows = [i for start, end in ranges for i in range(start, end)]
+        if not rows:
+            return logits
+        result = logits.copy()
+        result[rows] = self.score([pairs[i] for i in rows], exact=True)
+        return result
+
+    def _lookup(self, unique: List[Pair], logits: np.ndarray, key: Tuple[Any, ...]) -> List[int]:
         """Fill cached rows of `logits`; return the positions still to run."""
         if not self.cache.size:
             return list(range(len(unique)))
         todo = []
         for i, (premise, hypothesis) in enumerate(unique):
-            row = self.cache.get((self._model_key, premise, hypothesis))
+            row = self.cache.get((key, premise, hypothesis))
             if row is None:
                 todo.append(i)
             else:
                 logits[i] = row
         return todo
 
-    def _run(self, pairs: List[Pair], num_classes: int) -> np.ndarray:
+    def _run(self, pairs: List[Pair], num_classes: int, exact: bool = False) -> np.ndarray:
         single_thread_after_fork()
         self.premise_budget([h for _, h in pairs])  # a clear error before the tokenizer's own
         encoded = self.tokenizer(
@@ -346,17 +380,19 @@ class NLIBackend:
         lengths = [len(ids) for ids in features["input_ids"]]
         logits = np.empty((len(pairs), num_classes), dtype=np.float32)
         for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_pairs):
-            logits[batch] = self._forward_or_split(features, batch, lengths)
+            logits[batch] = self._forward_or_split(features, batch, lengths, exact)
         return logits
 
-    def _forward_or_split(self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int]) -> np.ndarray:
+    def _forward_or_split(
+        self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int], exact: bool = False
+    ) -> np.ndarray:
         """Run a batch; on an out-of-memory error, free the cache, halve it and retry.
 
         The pair cap is lowered for the rest of the run, so one oversized batch does not
         fail again on every later call. Only a single pair that does not fit is an error.
         """
         try:
-            return self._forward(features, batch, lengths)
+            return self._forward(features, batch, lengths, exact)
         except RuntimeError as err:
             if not is_out_of_memory(err):
                 raise
@@ -369,30 +405,23 @@ class NLIBackend:
         if not self._oom_warned:
             warnings.warn(Warnings.W250.format(size=len(batch), half=half, device=self.device), stacklevel=2)
             self._oom_warned = True
-        first = self._forward_or_split(features, batch[:half], lengths)
-        second = self._forward_or_split(features, batch[half:], lengths)
+        first = self._forward_or_split(features, batch[:half], lengths, exact)
+        second = self._forward_or_split(features, batch[half:], lengths, exact)
         return np.concatenate([first, second])
 
-    def _forward(self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int]) -> np.ndarray:
+    def _forward(
+        self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int], exact: bool = False
+    ) -> np.ndarray:
         import torch
 
-        width = max(lengths[i] for i in batch)
         pad_left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        pad_values = {"input_ids": int(self.tokenizer.pad_token_id), "token_type_ids": 0}
-        arrays = {key: np.full((len(batch), width), pad_values[key], dtype=np.int64) for key in features}
-        mask = np.zeros((len(batch), width), dtype=np.int64)
-        for row, i in enumerate(batch):
-            n = lengths[i]
-            cols = slice(width - n, width) if pad_left else slice(0, n)
-            for key, values in features.items():
-                arrays[key][row, cols] = values[i]
-            mask[row, cols] = 1
+        arrays = pad_batch(features, batch, lengths, int(self.tokenizer.pad_token_id), pad_left)
         device = self.device
         inputs = {key: torch.from_numpy(value).to(device) for key, value in arrays.items()}
-        inputs["attention_mask"] = torch.from_numpy(mask).to(device)
-        autocast = self.precision.autocast
+        autocast = None if exact else self.precision.autocast
+        runner = self._exact_runner if exact else self._runner
         with torch.inference_mode(), torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-            output = self._runner(**inputs).logits
+            output = runner(**inputs).logits
         return output.float().cpu().numpy()
 
     # Serialization -------------------------------------------------------------------

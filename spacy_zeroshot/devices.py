@@ -23,6 +23,13 @@ class Precision(NamedTuple):
     autocast: Optional["torch.dtype"]
     quantize: bool
 
+    @property
+    def lossy(self) -> bool:
+        """Whether scores can differ from float32 beyond rounding."""
+        import torch
+
+        return self.autocast is not None or self.quantize or self.weights != torch.float32
+
 
 def resolve_device(device: Union[str, int]) -> "torch.device":
     """Turn "auto", "cpu", "cuda", "cuda:N", "mps" or an int GPU id (-1 = CPU) into a torch device.

@@ -226,3 +226,12 @@ class Errors(metaclass=_CodedMeta):
         "quantize_dynamic), which this torch build ({version}) does not provide. Use "
         "\"bfloat16\" instead."
     )
+    E253 = (
+        "`recheck_margin` must be a non-negative number of logits (0 turns re-checking off), "
+        "got {value!r}. Typical values: 0.05-0.2."
+    )
+    E254 = (
+        "Exact (float32) scoring was requested from a backend running a lossy dtype without "
+        "`recheck_margin`: set `recheck_margin` > 0 on the 'zeroshot_nli' component so that "
+        "it keeps a float32 model."
+    )

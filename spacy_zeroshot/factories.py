@@ -36,6 +36,7 @@ NLI_DEFAULT_CONFIG = {
     "optimize": True,
     "cache_size": 0,
     "num_threads": None,
+    "recheck_margin": 0.0,
     "tune_allocator": True,
 }
 
@@ -56,6 +57,7 @@ def make_zeroshot_nli(
     optimize: bool,
     cache_size: int,
     num_threads: Optional[int],
+    recheck_margin: float,
     tune_allocator: bool,
 ) -> ZeroShotNLI:
     """The shared NLI model of a pipeline. Nothing is loaded until first use.
@@ -63,7 +65,8 @@ def make_zeroshot_nli(
     `dtype` picks the precision mode ("auto", "float32", "bfloat16", "float16", "int8"),
     `batch_tokens`/`max_batch_pairs` default per device, `optimize` turns on the faster
     equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores,
-    `tune_allocator` raises glibc's malloc thresholds on the CPU (fewer page faults).
+    `recheck_margin` > 0 re-scores close calls of a lossy dtype in float32, `tune_allocator`
+    raises glibc's malloc thresholds on the CPU (fewer page faults).
     See README "Performance".
     """
     backend = NLIBackend(
@@ -79,6 +82,7 @@ def make_zeroshot_nli(
         optimize=optimize,
         cache_size=cache_size,
         num_threads=num_threads,
+        recheck_margin=recheck_margin,
         tune_allocator=tune_allocator,
     )
     return ZeroShotNLI(nlp, name, backend)

@@ -8,8 +8,11 @@ import ctypes
 import os
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+import numpy as np
+
+from .devices import Precision
 from .errors import Errors
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -69,6 +72,54 @@ def single_thread_after_fork() -> None:
 
         torch.set_num_threads(1)
         _state["forked"] = False
+
+
+def prepare_runners(
+    model: Any, device: "torch.device", precision: Precision, optimize: bool, keep_exact: bool
+) -> Tuple[Any, Optional[Any]]:
+    """Move `model` to the device and dtype of `precision`; return (runner, exact runner).
+
+    The runner is what scores: the model itself, or a copy with int8-quantised or bfloat16
+    Linear layers (the model stays stock so that saving writes ordinary weights). With
+    `keep_exact` and a lossy precision, the exact runner is a float32 model for re-checks:
+    the model itself where its weights stay float32 (CPU), else a float32 copy (GPU casts).
+    """
+    model.eval()
+    exact = None
+    if keep_exact and precision.weights != model.dtype:
+        exact = copy.deepcopy(model).to(device=device)
+    model.to(device=device, dtype=precision.weights)
+    if keep_exact and precision.lossy and exact is None:
+        exact = model
+    if optimize:
+        from . import fast_deberta
+
+        for module in {id(m): m for m in (model, exact) if m is not None}.values():
+            fast_deberta.enable(module)
+    runner = model
+    if precision.quantize:
+        runner = quantize(model)
+    elif precision.autocast is not None:
+        runner = cast_linears(model, precision.autocast)
+    return runner, exact
+
+
+def pad_batch(
+    features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int], pad_id: int, pad_left: bool
+) -> Dict[str, np.ndarray]:
+    """The rows `batch` of tokenized `features`, padded to the longest, with an attention mask."""
+    width = max(lengths[i] for i in batch)
+    pad_values = {"input_ids": pad_id, "token_type_ids": 0}
+    arrays = {key: np.full((len(batch), width), pad_values[key], dtype=np.int64) for key in features}
+    mask = np.zeros((len(batch), width), dtype=np.int64)
+    for row, i in enumerate(batch):
+        n = lengths[i]
+        cols = slice(width - n, width) if pad_left else slice(0, n)
+        for key, values in features.items():
+            arrays[key][row, cols] = values[i]
+        mask[row, cols] = 1
+    arrays["attention_mask"] = mask
+    return arrays
 
 
 def _copy_linears(model: Any) -> Any:

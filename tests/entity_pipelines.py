@@ -51,6 +51,7 @@ def build(
     sentencizer: bool = True,
     ruler: str = "entity_ruler",
     patterns: Optional[List[Dict[str, Any]]] = None,
+    nli: Optional[Dict[str, Any]] = None,
 ) -> Language:
     """sentencizer + a ruler + zeroshot_nli (tiny model, CPU) + typer and/or linker."""
     nlp = spacy.blank("en")
@@ -58,7 +59,7 @@ def build(
         nlp.add_pipe("sentencizer")
     rule_pipe = nlp.add_pipe(ruler, config={"spans_key": "sc"} if ruler == "span_ruler" else {})
     rule_pipe.add_patterns(patterns or PATTERNS)
-    nlp.add_pipe("zeroshot_nli", config={"model": model, "device": "cpu"})
+    nlp.add_pipe("zeroshot_nli", config={"model": model, "device": "cpu", **(nli or {})})
     if typer is not None:
         nlp.add_pipe("zeroshot_entity_typer", config=typer)
     if linker is not None:

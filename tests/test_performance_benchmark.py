@@ -23,6 +23,9 @@ def test_benchmark_runs_and_prints_tables(deberta_path, capsys):
     assert "| (d) zeroshot_textcat int8 |" in out
     assert "100% hits" in out
     assert "peak RSS" in out
+    assert "| (c') same, tune_allocator=false |" in out
+    assert "| (d) bfloat16, recheck_margin=0.1 |" in out
+    assert "float32 best" in out and "sustained (median)" in out
 
 
 def test_benchmark_compare_counts_agreement():

@@ -20,6 +20,7 @@ class FakeBackend:
 
     entailment_index = 0
     contradiction_index = 2
+    rechecks = False  # exact scores: nothing to re-check
 
     def __init__(self, prob: Optional[Callable[[str, str], float]] = None) -> None:
         self.prob = prob or (lambda premise, hypothesis: 0.9)

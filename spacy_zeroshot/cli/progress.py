@@ -36,11 +36,13 @@ class PairCounter:
             backend = component.backend
             original: Callable[..., Any] = backend.score
 
-            def score(pairs: Sequence[Any], _original: Callable[..., Any] = original) -> Any:
+            def score(pairs: Sequence[Any], *, exact: bool = False, _original: Callable[..., Any] = original) -> Any:
+                if exact:  # re-checks score pairs already counted
+                    return _original(pairs, exact=True)
                 self.add(len(pairs))
                 return _original(pairs)
 
-            backend.score = score  # type: ignore[method-assign]
+            backend.score = score  # type: ignore[method-assign,assignment]
 
     @staticmethod
     def counts_workers() -> bool:

@@ -89,6 +89,7 @@ class ZeroShotTextCategorizer(ZeroShotTask):
             long_text=long_text,
             aggregate=self.cfg["aggregate"],
             sentences=sentences,
+            threshold=self.cfg["threshold"],
         )
         predictions = []
         for result in results:
@@ -100,9 +101,7 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         truncated = sum(bool(p["truncated"]) for p in predictions)
         if truncated:
             warnings.warn(
-                Warnings.W001.format(
-                    n=truncated, total=len(docs), max_length=self.backend.max_length, name=self.name
-                ),
+                Warnings.W001.format(n=truncated, total=len(docs), max_length=self.backend.max_length, name=self.name),
                 stacklevel=2,
             )
         return predictions

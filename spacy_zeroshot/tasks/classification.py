@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..maths import candidate_scores
+from ..maths import candidate_scores, is_close_call
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -90,6 +90,7 @@ def classify(
     long_text: str = "truncate",
     aggregate: str = "max",
     sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
+    threshold: float = 0.5,
 ) -> List[Classified]:
     """Score every text against every hypothesis in one pooled call to the backend.
 
@@ -99,6 +100,8 @@ def classify(
     long_text (str): "truncate", "windows" or "sentences" for texts past the token budget.
     aggregate (str): "max" or "mean" of per-window scores.
     sentences (Optional[Sequence]): Per text, sentence character spans (for "sentences").
+    threshold (float): The multi-label decision threshold: with the backend's
+        `recheck_margin`, scores close to it (or, exclusive, close top two) are re-checked.
     RETURNS (List[Classified]): Per text, scores aligned with `hypotheses`.
     """
     if not any(text.strip() for text in texts):
@@ -107,16 +110,43 @@ def classify(
     windows = premise_windows(backend, texts, budget, long_text, sentences)
     pairs = [(text[s:e], h) for text, (spans, _) in zip(texts, windows) for s, e in spans for h in hypotheses]
     logits = backend.score(pairs)
-    ent, contra = backend.entailment_index, backend.contradiction_index
     n_labels = len(hypotheses)
+    ranges, start = [], 0
+    for spans, _ in windows:
+        ranges.append((start, start + len(spans) * n_labels))
+        start = ranges[-1][1]
+    results = _text_results(backend, logits, windows, ranges, n_labels, multi_label, aggregate)
+    if backend.rechecks:
+        thresholds = [threshold] * n_labels if multi_label else None
+        close = [
+            rows
+            for rows, result in zip(ranges, results)
+            if result.scores is not None
+            and is_close_call(result.scores, backend.recheck_margin, ranked=not multi_label, thresholds=thresholds)
+        ]
+        if close:
+            logits = backend.rescore_exact(pairs, logits, close)
+            results = _text_results(backend, logits, windows, ranges, n_labels, multi_label, aggregate)
+    return results
+
+
+def _text_results(
+    backend: "NLIBackend",
+    logits: np.ndarray,
+    windows: Sequence[Tuple[List[Span], bool]],
+    ranges: Sequence[Tuple[int, int]],
+    n_labels: int,
+    multi_label: bool,
+    aggregate: str,
+) -> List[Classified]:
+    """Per text, its windows' scores aggregated; `ranges` are its rows of `logits`."""
+    ent, contra = backend.entailment_index, backend.contradiction_index
     results: List[Classified] = []
-    offset = 0
-    for spans, truncated in windows:
+    for (spans, truncated), (start, end) in zip(windows, ranges):
         if not spans:
             results.append(Classified(None, False))
             continue
-        block = logits[offset : offset + len(spans) * n_labels].reshape(len(spans), n_labels, -1)
-        offset += len(spans) * n_labels
+        block = logits[start:end].reshape(len(spans), n_labels, -1)
         per_window = np.stack([candidate_scores(w, ent, contra, multi_label) for w in block])
         scores = per_window.max(axis=0) if aggregate == "max" else per_window.mean(axis=0)
         results.append(Classified(scores, truncated))

@@ -8,10 +8,11 @@ backend, so pairs from all spans of all docs share the scheduler's batches.
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
+import numpy as np
 from spacy.tokens import Doc, Span, SpanGroup
 
 from ..errors import Errors
-from ..maths import candidate_scores
+from ..maths import candidate_scores, is_close_call
 from ..validation import Labels, normalize_labels, template_fields
 from .context import context_span
 
@@ -34,29 +35,48 @@ class SpanQuery:
 
 
 def score_queries(
-    backend: "NLIBackend", queries: Sequence[SpanQuery], multi_label: bool = False
+    backend: "NLIBackend", queries: Sequence[SpanQuery], multi_label: bool = False, threshold: Optional[float] = None
 ) -> List[Dict[str, float]]:
     """Scores of every option of every query, from one pooled backend call.
 
     Exclusive softmax across a query's options unless `multi_label` or a single option
-    (transformers' zero-shot pipeline rule). A query without options gets {}.
+    (transformers' zero-shot pipeline rule). A query without options gets {}. The best option
+    wins if it reaches `threshold`: with the backend's `recheck_margin`, queries whose best two
+    options, or whose scores and `threshold`, are close are re-checked in float32.
     """
     pairs = [(q.premise, h) for q in queries for h in q.hypotheses]
     if not pairs:
         return [{} for _ in queries]
     logits = backend.score(pairs)
-    ent, contra = backend.entailment_index, backend.contradiction_index
-    results: List[Dict[str, float]] = []
-    offset = 0
+    ranges, start = [], 0
     for query in queries:
-        n = len(query.hypotheses)
-        if not n:
-            results.append({})
-            continue
-        scores = candidate_scores(logits[offset : offset + n], ent, contra, multi_label)
-        offset += n
-        results.append({option: float(s) for option, s in zip(query.options, scores)})
-    return results
+        ranges.append((start, start + len(query.hypotheses)))
+        start = ranges[-1][1]
+    scores = _query_scores(backend, logits, ranges, multi_label)
+    if backend.rechecks:
+        close = [
+            rows
+            for rows, option_scores in zip(ranges, scores)
+            if is_close_call(
+                option_scores,
+                backend.recheck_margin,
+                ranked=True,
+                thresholds=None if threshold is None else [threshold] * option_scores.size,
+            )
+        ]
+        if close:
+            scores = _query_scores(backend, backend.rescore_exact(pairs, logits, close), ranges, multi_label)
+    return [{option: float(s) for option, s in zip(q.options, row)} for q, row in zip(queries, scores)]
+
+
+def _query_scores(
+    backend: "NLIBackend", logits: np.ndarray, ranges: Sequence[Tuple[int, int]], multi_label: bool
+) -> List[np.ndarray]:
+    ent, contra = backend.entailment_index, backend.contradiction_index
+    return [
+        candidate_scores(logits[start:end], ent, contra, multi_label) if end > start else np.zeros(0)
+        for start, end in ranges
+    ]
 
 
 def check_markers(markers: Optional[Sequence[str]], name: str) -> Optional[List[str]]:
@@ -233,7 +253,7 @@ def type_spans(
             queries.append(SpanQuery(premise, list(options), hypotheses))
             doc_entries.append({"start": span.start, "end": span.end, "label": span.label_, "proposed": proposed})
         entries.append(doc_entries)
-    all_scores = iter(score_queries(backend, queries, multi_label))
+    all_scores = iter(score_queries(backend, queries, multi_label, threshold))
     for doc_entries in entries:
         for entry in doc_entries:
             scores = next(all_scores)

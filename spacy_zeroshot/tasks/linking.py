@@ -67,7 +67,7 @@ def link_spans(
             queries.append(SpanQuery(premise, [c["id"] for c in candidates], hypotheses))
             doc_entries.append({"start": span.start, "end": span.end, "label": span.label_})
         entries.append(doc_entries)
-    all_scores = iter(score_queries(backend, queries))
+    all_scores = iter(score_queries(backend, queries, threshold=threshold))
     for doc_entries in entries:
         for entry in doc_entries:
             scores = next(all_scores)

@@ -26,12 +26,13 @@ from typing import (
     Union,
 )
 
+import numpy as np
 from spacy.scorer import PRFScore
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from ..errors import Errors
-from ..maths import multilabel_scores
+from ..maths import is_close_call, multilabel_scores
 from ..validation import template_fields
 from .context import context_span
 
@@ -274,17 +275,16 @@ def classify_pairs(
     if not pairs:
         return [[] for _ in candidates]
     logits = backend.score(pairs)
+    if backend.rechecks:
+        logits = _recheck_close_pairs(backend, pairs, logits, candidates, threshold, thresholds)
     probs = multilabel_scores(logits, backend.entailment_index, backend.contradiction_index)
     results: List[List[Relation]] = []
     row = 0
     for doc_pairs in candidates:
         relations: List[Relation] = []
         for pair in doc_pairs:
-            scores: Dict[str, float] = {}
-            for label in pair.labels:
-                n = len(label.templates)
-                scores[label.name] = float(probs[row : row + n].max())
-                row += n
+            scores = _label_scores(pair, probs, row)
+            row += sum(len(label.templates) for label in pair.labels)
             passing = [label for label, s in scores.items() if s >= thresholds.get(label, threshold)]
             if passing:
                 best = max(passing, key=lambda label: scores[label])
@@ -338,6 +338,37 @@ def _char_keys(doc: Doc, relations: Iterable[Relation]) -> List[Tuple[int, int, 
         head, tail = doc[rel["head"][0] : rel["head"][1]], doc[rel["tail"][0] : rel["tail"][1]]
         keys.append((head.start_char, head.end_char, tail.start_char, tail.end_char, rel["label"]))
     return keys
+
+
+def _label_scores(pair: CandidatePair, probs: np.ndarray, row: int) -> Dict[str, float]:
+    """A pair's score per label: the best of its templates' rows, which start at `row`."""
+    scores: Dict[str, float] = {}
+    for label in pair.labels:
+        n = len(label.templates)
+        scores[label.name] = float(probs[row : row + n].max())
+        row += n
+    return scores
+
+
+def _recheck_close_pairs(
+    backend: "NLIBackend",
+    pairs: Sequence[Tuple[str, str]],
+    logits: np.ndarray,
+    candidates: Sequence[Sequence[CandidatePair]],
+    threshold: float,
+    thresholds: Mapping[str, float],
+) -> np.ndarray:
+    """Score again in float32 the candidate pairs whose relation is a close call."""
+    probs = multilabel_scores(logits, backend.entailment_index, backend.contradiction_index)
+    close, row = [], 0
+    for pair in (pair for doc_pairs in candidates for pair in doc_pairs):
+        scores = _label_scores(pair, probs, row)
+        n = sum(len(label.templates) for label in pair.labels)
+        limits = [thresholds.get(label, threshold) for label in scores]
+        if is_close_call(np.array(list(scores.values())), backend.recheck_margin, ranked=True, thresholds=limits):
+            close.append((row, row + n))
+        row += n
+    return backend.rescore_exact(pairs, logits, close)
 
 
 def score_relations(examples: Iterable[Example], *, extension: str = "relations", prefix: str = "rel", **_: Any) -> Dict[str, Any]:
