@@ -135,3 +135,17 @@ def test_fast_deberta_under_no_grad_after_inference_mode(deberta_path):
     with torch.no_grad():
         got = model(**_inputs(tokenizer)).logits
     assert (got - expected).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize("activation", ["gelu", "relu", "gelu_new"])
+def test_fast_deberta_feed_forward_activations_match_stock(deberta_path, tmp_path, activation):
+    """Exact GELU runs in place on the fast path; any other activation runs as configured."""
+    model, tokenizer = _load(deberta_path)
+    model.config.hidden_act = activation
+    model.save_pretrained(tmp_path)
+    model = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    with torch.inference_mode():
+        expected = model(**_inputs(tokenizer)).logits
+        fast_deberta.enable(model)
+        got = model(**_inputs(tokenizer)).logits
+    assert (got - expected).abs().max().item() <= 1e-5
