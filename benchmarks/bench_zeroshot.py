@@ -8,8 +8,11 @@ Runs N docs x L labels through
 and prints pairs/s, speed-ups over (a) and (b), useful GFLOP/s as a share of a measured
 matmul peak, the process's peak RSS so far, and for every mode the top-label agreement and
 score differences against (c). Lossy modes are measured again on a model whose logits are
-spread like a trained one's (larger `initializer_range`), and on ../shared/models/minilm-nli
-when it is there (a small trained NLI model; read by path, never copied).
+spread like a trained one's (larger `initializer_range`), on ../shared/models/minilm-nli
+when it is there (a small trained NLI model; read by path, never copied), and on that model
+fine-tuned on other AG News texts (built once in --work-dir; see trained_like.py), whose
+logits are spread like a production model's. With --recheck-margin, each lossy mode also
+runs with `recheck_margin` (close calls re-scored in float32; the share re-checked is shown).
 
 By default the model is a randomly initialised DeBERTa-v3-base (the default model's exact
 shape; speed does not depend on weight values), built offline with a WordPiece tokenizer
@@ -344,6 +347,9 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser.add_argument("--skip-agreement", action="store_true", help="skip the agreement runs on other models")
     parser.add_argument("--peak-seconds", type=float, default=1.5, help="time spent on each matmul peak sample")
     parser.add_argument(
+        "--finetune-docs", type=int, default=400, help="AG News texts for the decisive model (built once, cached)"
+    )
+    parser.add_argument(
         "--recheck-margin", type=float, default=0.1, help="recheck_margin of the extra lossy runs (0: skip them)"
     )
     parser.add_argument("--short", action="store_true", help="12 docs (96 pairs with 8 labels): the quick version")
@@ -354,6 +360,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     import torch
 
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     import spacy_zeroshot  # noqa: F401  (registers the factories when not installed)
 
     if args.threads:
@@ -439,6 +446,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         agreement_models.append((f"random DeBERTa-v3-base, initializer_range={args.spread_init}", str(spread)))
     if MINILM.exists() and not args.skip_agreement:
         agreement_models.append(("trained minilm-nli (../shared/models)", str(MINILM)))
+        decisive = work / f"minilm-nli-agnews{args.finetune_docs}"
+        if AG_NEWS.exists() and (not args.short or (decisive / "config.json").exists()):
+            from trained_like import build_decisive_minilm
+
+            build_decisive_minilm(MINILM, AG_NEWS, decisive, LABELS, TEMPLATE, n_docs=args.finetune_docs)
+            title = f"minilm-nli fine-tuned on {args.finetune_docs} other AG News texts (decisive, like a trained model)"
+            agreement_models.append((title, str(decisive)))
     for title, path in agreement_models:
         sub_texts = texts[:agreement_docs]
         sub_flops, sub_pairs = useful_flops(path, sub_texts, [TEMPLATE.format(label) for label in labels])

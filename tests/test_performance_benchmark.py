@@ -33,3 +33,48 @@ def test_benchmark_compare_counts_agreement():
     result = bench.compare([{"a": 0.6, "b": 0.4}, {"a": 0.2, "b": 0.8}], [{"a": 0.7, "b": 0.3}, {"a": 0.6, "b": 0.4}])
     assert result["agree"] == 0.5 and result["decisive"] == "50.0% of 2"
     assert abs(result["max_diff"] - 0.4) < 1e-9
+
+
+def _trained_like_module():
+    import sys
+
+    sys.path.insert(0, str(BENCH.parent))
+    import trained_like
+
+    return trained_like
+
+
+def _news_csv(path, rows):
+    import csv
+
+    with path.open("w", encoding="utf8", newline="") as f:
+        csv.writer(f).writerows(rows)
+    return path
+
+
+def test_trained_like_pairs_skip_the_benchmark_rows(tmp_path):
+    trained_like = _trained_like_module()
+    rows = [["1", f"skipped {i}", "text"] for i in range(trained_like.FIRST_ROW)]
+    rows += [["2", "Team wins", "the final"], ["4", "New chip", "is fast"], ["3", "Shares", "fall"]]
+    pairs = trained_like.training_pairs(_news_csv(tmp_path / "news.csv", rows), ["sports", "business"], "It is {}.", 2)
+    assert pairs == [
+        ("Team wins. the final", "It is sports.", True),
+        ("Team wins. the final", "It is business.", False),
+        ("New chip. is fast", "It is sports.", False),
+        ("New chip. is fast", "It is business.", False),
+    ]
+
+
+def test_trained_like_fine_tunes_and_saves_a_loadable_model(bert_path, tmp_path):
+    import numpy as np
+
+    from spacy_zeroshot.backend import NLIBackend
+
+    trained_like = _trained_like_module()
+    rows = [["1", "skipped", "text"]] * trained_like.FIRST_ROW + [["2", "Team wins", "the final"]] * 4
+    news = _news_csv(tmp_path / "news.csv", rows)
+    out = trained_like.build_decisive_minilm(Path(bert_path), news, tmp_path / "tuned", ["sports", "travel"], "It is {}.", 4)
+    pairs = [("Team wins. the final", "It is sports."), ("Team wins. the final", "It is travel.")]
+    before = NLIBackend(bert_path, device="cpu").score(pairs)
+    after = NLIBackend(str(out), device="cpu").score(pairs)
+    assert not np.allclose(before, after)
