@@ -26,6 +26,7 @@ def test_benchmark_runs_and_prints_tables(deberta_path, capsys):
     assert "| (c') same, tune_allocator=false |" in out
     assert "| (d) bfloat16, recheck_margin=0.1 |" in out
     assert "float32 best" in out and "sustained (median)" in out
+    assert "each between two float32 peak samples" in out
 
 
 def test_benchmark_compare_counts_agreement():
