@@ -101,7 +101,9 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         truncated = sum(bool(p["truncated"]) for p in predictions)
         if truncated:
             warnings.warn(
-                Warnings.W001.format(n=truncated, total=len(docs), max_length=self.backend.max_length, name=self.name),
+                Warnings.W001.format(
+                    n=truncated, total=len(docs), max_length=self.backend.max_length, name=self.name
+                ),
                 stacklevel=2,
             )
         return predictions
