@@ -56,3 +56,17 @@ def plan_batches(lengths: Sequence[int], max_tokens: int, max_pairs: int) -> Lis
     if current:
         batches.append(current)
     return batches
+
+
+def row_ranges(sizes: Sequence[int]) -> List[Tuple[int, int]]:
+    """Consecutive [start, end) row ranges for groups of `sizes` rows laid end to end.
+
+    sizes (Sequence[int]): Rows per group (e.g. pairs per doc, per span, per entity pair).
+    RETURNS (List[Tuple[int, int]]): One range per group, in order; empty groups get (n, n).
+    """
+    ranges: List[Tuple[int, int]] = []
+    start = 0
+    for size in sizes:
+        ranges.append((start, start + size))
+        start += size
+    return ranges

@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spacy_zeroshot.scheduler import deduplicate, plan_batches
+from spacy_zeroshot.scheduler import deduplicate, plan_batches, row_ranges
 
 lengths_strategy = st.lists(st.integers(min_value=1, max_value=300), max_size=200)
 
@@ -63,3 +63,10 @@ def test_scheduled_scores_independent_of_batch_size(pairs, max_tokens, max_pairs
             calls += 1
     assert calls == len(unique)
     assert list(scored[inverse]) == [score_one(p) for p in pairs]
+
+
+@given(st.lists(st.integers(0, 20), max_size=30))
+def test_row_ranges_lay_groups_end_to_end(sizes):
+    ranges = row_ranges(sizes)
+    assert [end - start for start, end in ranges] == sizes
+    assert [start for start, _ in ranges] == [sum(sizes[:i]) for i in range(len(sizes))]

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..maths import candidate_scores, is_close_call
+from ..scheduler import row_ranges
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -111,10 +112,7 @@ def classify(
     pairs = [(text[s:e], h) for text, (spans, _) in zip(texts, windows) for s, e in spans for h in hypotheses]
     logits = backend.score(pairs)
     n_labels = len(hypotheses)
-    ranges, start = [], 0
-    for spans, _ in windows:
-        ranges.append((start, start + len(spans) * n_labels))
-        start = ranges[-1][1]
+    ranges = row_ranges([len(spans) * n_labels for spans, _ in windows])
     results = _text_results(backend, logits, windows, ranges, n_labels, multi_label, aggregate)
     if backend.rechecks:
         thresholds = [threshold] * n_labels if multi_label else None

@@ -13,6 +13,7 @@ from spacy.tokens import Doc, Span, SpanGroup
 
 from ..errors import Errors
 from ..maths import candidate_scores, is_close_call
+from ..scheduler import row_ranges
 from ..validation import Labels, normalize_labels, template_fields
 from .context import context_span
 
@@ -48,10 +49,7 @@ def score_queries(
     if not pairs:
         return [{} for _ in queries]
     logits = backend.score(pairs)
-    ranges, start = [], 0
-    for query in queries:
-        ranges.append((start, start + len(query.hypotheses)))
-        start = ranges[-1][1]
+    ranges = row_ranges([len(query.hypotheses) for query in queries])
     scores = _query_scores(backend, logits, ranges, multi_label)
     if backend.rechecks:
         close = [

@@ -33,6 +33,7 @@ from spacy.training import Example
 
 from ..errors import Errors
 from ..maths import is_close_call, multilabel_scores
+from ..scheduler import row_ranges
 from ..validation import template_fields
 from .context import context_span
 
@@ -275,16 +276,17 @@ def classify_pairs(
     if not pairs:
         return [[] for _ in candidates]
     logits = backend.score(pairs)
+    flat = [pair for doc_pairs in candidates for pair in doc_pairs]
+    ranges = row_ranges([sum(len(label.templates) for label in pair.labels) for pair in flat])
     if backend.rechecks:
-        logits = _recheck_close_pairs(backend, pairs, logits, candidates, threshold, thresholds)
+        logits = _recheck_close_pairs(backend, pairs, logits, flat, ranges, threshold, thresholds)
     probs = multilabel_scores(logits, backend.entailment_index, backend.contradiction_index)
     results: List[List[Relation]] = []
-    row = 0
+    starts = iter(start for start, _ in ranges)
     for doc_pairs in candidates:
         relations: List[Relation] = []
         for pair in doc_pairs:
-            scores = _label_scores(pair, probs, row)
-            row += sum(len(label.templates) for label in pair.labels)
+            scores = _label_scores(pair, probs, next(starts))
             passing = [label for label, s in scores.items() if s >= thresholds.get(label, threshold)]
             if passing:
                 best = max(passing, key=lambda label: scores[label])
@@ -354,20 +356,19 @@ def _recheck_close_pairs(
     backend: "NLIBackend",
     pairs: Sequence[Tuple[str, str]],
     logits: np.ndarray,
-    candidates: Sequence[Sequence[CandidatePair]],
+    flat: Sequence[CandidatePair],
+    ranges: Sequence[Tuple[int, int]],
     threshold: float,
     thresholds: Mapping[str, float],
 ) -> np.ndarray:
-    """Score again in float32 the candidate pairs whose relation is a close call."""
+    """Score again in float32 the candidate pairs (rows `ranges`) whose relation is a close call."""
     probs = multilabel_scores(logits, backend.entailment_index, backend.contradiction_index)
-    close, row = [], 0
-    for pair in (pair for doc_pairs in candidates for pair in doc_pairs):
-        scores = _label_scores(pair, probs, row)
-        n = sum(len(label.templates) for label in pair.labels)
+    close = []
+    for pair, (start, end) in zip(flat, ranges):
+        scores = _label_scores(pair, probs, start)
         limits = [thresholds.get(label, threshold) for label in scores]
         if is_close_call(np.array(list(scores.values())), backend.recheck_margin, ranked=True, thresholds=limits):
-            close.append((row, row + n))
-        row += n
+            close.append((start, end))
     return backend.rescore_exact(pairs, logits, close)
 
 
