@@ -21,7 +21,7 @@ AG_CLASSES = {"1": "world", "2": "sports", "3": "business", "4": "science and te
 
 def training_pairs(ag_news: Path, labels: Sequence[str], template: str, n_docs: int) -> List[Tuple[str, str, bool]]:
     """(premise, hypothesis, entailed?) for `n_docs` AG News rows past FIRST_ROW."""
-    pairs = []
+    pairs: List[Tuple[str, str, bool]] = []
     with ag_news.open(encoding="utf8", newline="") as f:
         for i, row in enumerate(csv.reader(f)):
             if i < FIRST_ROW:
