@@ -3,10 +3,8 @@
 import entity_pipelines as ents
 import numpy as np
 import pytest
-import spacy
-from test_relations_component import LABELS as REL_LABELS
-from test_relations_component import PATTERNS as REL_PATTERNS
 from test_relations_component import TEXTS as REL_TEXTS
+from test_relations_component import build as build_relations
 
 from spacy_zeroshot.backend import NLIBackend
 from spacy_zeroshot.maths import is_close_call
@@ -124,16 +122,9 @@ def test_entities_recheck_everything_gives_float32_results(deberta_path):
 
 
 def test_relations_recheck_everything_gives_float32_results(deberta_path):
-    def build(**nli):
-        nlp = spacy.blank("en")
-        nlp.add_pipe("sentencizer")
-        nlp.add_pipe("entity_ruler").add_patterns(REL_PATTERNS)
-        nlp.add_pipe("zeroshot_nli", config={"model": deberta_path, "device": "cpu", **nli})
-        nlp.add_pipe("zeroshot_relation_extractor", config={"labels": REL_LABELS, "threshold": 0.5})
-        return nlp
-
-    exact = [doc._.relations for doc in build(dtype="float32").pipe(REL_TEXTS)]
-    nlp = build(dtype="bfloat16", recheck_margin=EVERYTHING)
+    config = {"threshold": 0.5}
+    exact = [doc._.relations for doc in build_relations(deberta_path, config, dtype="float32").pipe(REL_TEXTS)]
+    nlp = build_relations(deberta_path, config, dtype="bfloat16", recheck_margin=EVERYTHING)
     got = [doc._.relations for doc in nlp.pipe(REL_TEXTS)]
     assert [[(r["head"], r["tail"], r["label"]) for r in d] for d in got] == [
         [(r["head"], r["tail"], r["label"]) for r in d] for d in exact
