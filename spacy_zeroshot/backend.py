@@ -51,8 +51,10 @@ class NLIBackend:
         the CPU, 256 on CUDA).
     entailment_index (Optional[int]): Override for the entailment class index.
     contradiction_index (Optional[int]): Override for the contradiction class index.
-    optimize (bool): Use the faster, numerically equivalent DeBERTa-v2/v3 attention path
-        (`fast_deberta`) at inference. Other architectures are unaffected; saved weights stay stock.
+    optimize (bool): Use the faster, numerically equivalent DeBERTa-v2/v3 inference path
+        (`fast_deberta`: cached relative-position projections, and a last layer computed for
+        the first token, the only one the classifier reads). Other architectures are
+        unaffected; saved weights stay stock.
     cache_size (int): Keep the logits of up to this many recent pairs and reuse them (0: off).
     num_threads (Optional[int]): Set torch's intra-op CPU threads at load (process-wide).
         None leaves torch's default (one per core).
@@ -414,6 +416,8 @@ class NLIBackend:
     ) -> np.ndarray:
         import torch
 
+        from .fast_deberta import first_token_only
+
         pad_left = getattr(self.tokenizer, "padding_side", "right") == "left"
         arrays = pad_batch(features, batch, lengths, int(self.tokenizer.pad_token_id), pad_left)
         device = self.device
@@ -421,7 +425,8 @@ class NLIBackend:
         autocast = None if exact else self.precision.autocast
         runner = self._exact_runner if exact else self._runner
         with torch.inference_mode(), torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-            output = runner(**inputs).logits
+            with first_token_only(runner):  # only the logits are read
+                output = runner(**inputs).logits
         return output.float().cpu().numpy()
 
     # Serialization -------------------------------------------------------------------

@@ -12,6 +12,11 @@ projections are constants. This module
 - keeps only the rows that the current length can index, and
 - broadcasts them over the batch instead of repeating them.
 
+Inside `first_token_only(model)` (what the NLI backend scores under), a sequence classifier
+whose head reads only the first token's final state (`ContextPooler`) runs its last layer for
+that token alone: keys and values for every token, but the query, attention row, output
+projection and feed-forward block for one token (~7% of a base model's forward pass).
+
 The arithmetic per attention score is the same as transformers' (same products, same
 scaling and order of additions), so logits agree to float rounding (~1e-6). The patch swaps
 the classes of the encoder and attention modules for subclasses: parameters, state dict and
@@ -19,8 +24,9 @@ the classes of the encoder and attention modules for subclasses: parameters, sta
 and `disable` restores the stock classes.
 """
 
+import contextlib
 import functools
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -28,6 +34,7 @@ from transformers.activations import GELUActivation
 from transformers.models.deberta_v2 import modeling_deberta_v2 as stock
 
 _PATCHED = "_spacy_zeroshot_stock_class"
+_FIRST_TOKEN = "_fast_first_token"
 
 
 def supports(model: nn.Module) -> bool:
@@ -65,6 +72,38 @@ def disable(model: nn.Module) -> int:
 
 def is_enabled(model: nn.Module) -> bool:
     return any(isinstance(module, FastDebertaV2Encoder) for module in model.modules())
+
+
+@contextlib.contextmanager
+def first_token_only(model: nn.Module) -> Iterator[bool]:
+    """Within the block, a fast DeBERTa-v2 sequence classifier computes its last layer for the
+    first token only: the one state its `ContextPooler` head reads, so logits are unchanged
+    (to float rounding) while `last_hidden_state` holds that token alone. Anything else
+    (another head, another architecture, the stock path) runs as usual.
+
+    YIELDS (bool): Whether the shortcut applies to `model`.
+    """
+    encoder = _first_token_encoder(model)
+    if encoder is None:
+        yield False
+        return
+    encoder.__dict__[_FIRST_TOKEN] = True
+    try:
+        yield True
+    finally:
+        encoder.__dict__.pop(_FIRST_TOKEN, None)
+
+
+def _first_token_encoder(model: nn.Module) -> Optional["FastDebertaV2Encoder"]:
+    """The fast encoder of `model` if its head reads only the first token's final state."""
+    if not isinstance(model, stock.DebertaV2ForSequenceClassification):
+        return None
+    pooler = getattr(model, "pooler", None)
+    backbone: Any = getattr(model, "deberta", None)
+    if type(pooler) is not stock.ContextPooler or backbone is None or getattr(backbone, "z_steps", 0) > 1:
+        return None
+    encoder = getattr(backbone, "encoder", None)
+    return encoder if isinstance(encoder, FastDebertaV2Encoder) else None
 
 
 def _is_patchable_encoder(module: nn.Module) -> bool:
@@ -124,14 +163,18 @@ class FastDebertaV2Encoder(stock.DebertaV2Encoder):
         all_hidden: List[torch.Tensor] = [hidden_states] if output_hidden_states else []
         states = hidden_states
         layers: Any = self.layer
-        for layer, proj in zip(layers, projections):
+        token_layer = len(layers) - 1 if self.__dict__.get(_FIRST_TOKEN) else -1
+        for index, (layer, proj) in enumerate(zip(layers, projections)):
             rows = _Projections(
                 None if proj.pos_key is None else proj.pos_key[:, first:last],
                 None if proj.pos_query is None else proj.pos_query[:, first:last],
             )
-            context = _attention(layer.attention.self, states, padding, rows, c2p_index, p2c_index)
-            attention_output = layer.attention.output(context, states)
-            states = layer.output(_intermediate(layer.intermediate, attention_output), attention_output)
+            if index == token_layer:
+                states = _first_token_layer(layer, states, padding, rows, c2p_index, p2c_index)
+            else:
+                context = _attention(layer.attention.self, states, padding, rows, c2p_index, p2c_index)
+                attention_output = layer.attention.output(context, states)
+                states = layer.output(_intermediate(layer.intermediate, attention_output), attention_output)
             if output_hidden_states:
                 all_hidden.append(states)
         hidden_tuple = tuple(all_hidden) if output_hidden_states else None
@@ -244,6 +287,50 @@ def _attention(
     context = torch.bmm(probs.view(-1, length, length), value)
     context = context.view(batch, heads, length, -1).permute(0, 2, 1, 3).contiguous()
     return context.view(batch, length, -1)
+
+
+def _first_token_layer(
+    layer: Any,
+    states: torch.Tensor,
+    padding: torch.Tensor,
+    rows: _Projections,
+    c2p_index: torch.Tensor,
+    p2c_index: torch.Tensor,
+) -> torch.Tensor:
+    """One DebertaV2Layer's output for the first token only, (batch, 1, hidden).
+
+    The first token attends to every key as in `_attention`; its relative-position terms
+    read just the projection rows that row 0 of the score matrix indexes:
+    c2p[0, j] = q_0 . pos_key[c2p_index[0, j]] and p2c[0, j] = k_j . pos_query[p2c_index[j, 0]].
+    """
+    module = layer.attention.self
+    heads = module.num_attention_heads
+    batch, length = states.size(0), states.size(1)
+    first = states[:, :1]
+    query = module.transpose_for_scores(module.query_proj(first), heads)  # (batch * heads, 1, d)
+    key = module.transpose_for_scores(module.key_proj(states), heads)
+    value = module.transpose_for_scores(module.value_proj(states), heads)
+    size = query.size(-1)
+    scale_factor = 1 + ("c2p" in module.pos_att_type) + ("p2c" in module.pos_att_type)
+    scale = _scale(size, scale_factor, query.dtype)
+    scores = torch.bmm(query, key.transpose(-1, -2) / scale).view(batch, heads, 1, length)
+    rel: Optional[torch.Tensor] = None
+    if rows.pos_key is not None:
+        pos_key = rows.pos_key[:, c2p_index[0]]  # (heads, length, d)
+        c2p = torch.matmul(query.view(batch, heads, 1, size), pos_key.transpose(-1, -2))
+        rel = c2p.div_(scale)
+    if rows.pos_query is not None:
+        pos_query = rows.pos_query[:, p2c_index[:, 0]]  # (heads, length, d)
+        p2c = (key.view(batch, heads, length, size) * pos_query).sum(-1).unsqueeze(-2)
+        p2c = p2c.div_(scale)
+        rel = p2c if rel is None else rel.add_(p2c)
+    if rel is not None:
+        scores.add_(rel)
+    scores.masked_fill_(padding[:, :, :1], torch.finfo(scores.dtype).min)
+    probs = nn.functional.softmax(scores, dim=-1)
+    context = torch.bmm(probs.view(-1, 1, length), value).view(batch, 1, -1)
+    attention_output = layer.attention.output(context, first)
+    return layer.output(_intermediate(layer.intermediate, attention_output), attention_output)
 
 
 def _intermediate(module: Any, hidden_states: torch.Tensor) -> torch.Tensor:

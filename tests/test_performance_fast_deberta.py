@@ -149,3 +149,92 @@ def test_fast_deberta_feed_forward_activations_match_stock(deberta_path, tmp_pat
         fast_deberta.enable(model)
         got = model(**_inputs(tokenizer)).logits
     assert (got - expected).abs().max().item() <= 1e-5
+
+
+def _variant(deberta_path, tmp_path, **config):
+    model, tokenizer = _load(deberta_path)
+    for key, value in config.items():
+        setattr(model.config, key, value)
+    model.save_pretrained(tmp_path)
+    torch.manual_seed(0)  # weights the variant adds (separate position projections) are random
+    return AutoModelForSequenceClassification.from_pretrained(tmp_path).eval(), tokenizer
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{}, {"pos_att_type": ["c2p"]}, {"pos_att_type": ["p2c"]}, {"share_att_key": False}],
+    ids=["c2p+p2c", "c2p", "p2c", "separate-position-projections"],
+)
+def test_first_token_only_matches_stock_logits(deberta_path, tmp_path, config):
+    """The last layer for the first token alone: same logits, short and log-bucketed lengths."""
+    model, tokenizer = _variant(deberta_path, tmp_path, **config)
+    batches = [_inputs(tokenizer), _inputs(tokenizer, [PREMISES[1] * 2, PREMISES[0]])]
+    assert batches[1]["input_ids"].shape[1] > 64  # past the 16 exact positions of the tiny model
+    with torch.inference_mode():
+        expected = [model(**inputs).logits for inputs in batches]
+        fast_deberta.enable(model)
+        with fast_deberta.first_token_only(model) as applies:
+            outputs = [model(**inputs) for inputs in batches]
+        after = model(**batches[0])
+    assert applies
+    for output, logits in zip(outputs, expected):
+        assert (output.logits - logits).abs().max().item() <= 1e-5
+        assert output.hidden_states is None
+    assert outputs[0].logits.shape == expected[0].shape
+    # Only inside the block: afterwards every token's state is computed again.
+    assert after.logits.shape == expected[0].shape
+    assert (after.logits - expected[0]).abs().max().item() <= 1e-5
+
+
+def test_first_token_only_states_inside_and_after_the_block(deberta_path):
+    model, tokenizer = _load(deberta_path)
+    fast_deberta.enable(model)
+    inputs = _inputs(tokenizer)
+    with torch.inference_mode():
+        full = model.deberta(**inputs).last_hidden_state
+        with fast_deberta.first_token_only(model):
+            first = model.deberta(**inputs).last_hidden_state
+        again = model.deberta(**inputs).last_hidden_state
+    assert first.shape == (full.shape[0], 1, full.shape[2])
+    assert (first[:, 0] - full[:, 0]).abs().max().item() <= 1e-5
+    assert torch.equal(again, full)
+
+
+def test_first_token_only_applies_only_to_fast_first_token_classifiers(deberta_path, bert_path):
+    deberta, _ = _load(deberta_path)
+    with fast_deberta.first_token_only(deberta) as applies:  # stock classes: nothing to switch
+        assert not applies
+    fast_deberta.enable(deberta)
+    with fast_deberta.first_token_only(deberta.deberta) as applies:  # the bare encoder model has no head
+        assert not applies
+    deberta.pooler = torch.nn.Identity()  # a head that reads every token
+    with fast_deberta.first_token_only(deberta) as applies:
+        assert not applies
+    bert, _ = _load(bert_path)
+    with fast_deberta.first_token_only(bert) as applies:
+        assert not applies
+
+
+def test_first_token_only_under_bfloat16_autocast(deberta_path):
+    model, tokenizer = _load(deberta_path)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = model(**_inputs(tokenizer)).logits.float()
+        fast_deberta.enable(model)
+        with fast_deberta.first_token_only(model):
+            got = model(**_inputs(tokenizer)).logits.float()
+    assert (got - expected).abs().max().item() <= 0.05
+
+
+def test_backend_scores_the_last_layer_for_the_first_token_only(deberta_path):
+    backend = NLIBackend(deberta_path, device="cpu").load()
+    tokens = []
+    last = backend.model.deberta.encoder.layer[-1]
+    hook = last.intermediate.dense.register_forward_hook(lambda module, args, out: tokens.append(args[0].shape[1]))
+    try:
+        pairs = [(p, "This example is travel.") for p in PREMISES]
+        scores = backend.score(pairs)
+    finally:
+        hook.remove()
+    assert tokens and set(tokens) == {1}
+    stock = NLIBackend(deberta_path, device="cpu", optimize=False).score(pairs)
+    assert np.abs(scores - stock).max() <= 1e-5
