@@ -215,7 +215,9 @@ def useful_flops(model_path: str, texts: Sequence[str], hypotheses: Sequence[str
 
     Per token and layer: the Q, K, V, output and feed-forward products; per pair and layer:
     the attention scores and the weighted sum, plus (DeBERTa) the two relative-position
-    score matrices each query or key actually uses.
+    score matrices each query or key actually uses. The classifier reads one token's final
+    state, so the last layer needs K and V for every token but Q, the attention row, the
+    output and feed-forward products for that token only.
     """
     from transformers import AutoConfig, AutoTokenizer
 
@@ -229,7 +231,9 @@ def useful_flops(model_path: str, texts: Sequence[str], hypotheses: Sequence[str
     total = 0.0
     for ids in encoded["input_ids"]:
         n = len(ids)
-        total += layers * (n * 2 * (4 * h * h + 2 * h * ff) + (2 + relative) * 2 * n * n * h)
+        layer = n * 2 * (4 * h * h + 2 * h * ff) + (2 + relative) * 2 * n * n * h
+        last = n * 2 * 2 * h * h + 2 * (2 * h * h + 2 * h * ff) + (2 + relative) * 2 * n * h
+        total += (layers - 1) * layer + last
     return total, len(pairs)
 
 
