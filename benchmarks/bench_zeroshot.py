@@ -332,6 +332,55 @@ def interleaved_share(
     }
 
 
+def round_robin(runs: Dict[str, Callable[[List[str]], Cats]], texts: List[str], chunk_docs: int) -> Dict[str, Tuple[float, Cats]]:
+    """Each chunk of `chunk_docs` docs goes through every run back to back, each chunk starting
+    with the next run in turn; returns every run's total time and scores.
+
+    A shared machine's speed drifts by up to 2x within a minute, so runs timed one after the
+    other can see different machines. Here every run sees the same mix of moments, which is
+    what a speed-up ratio needs.
+    """
+    names = list(runs)
+    totals = {name: 0.0 for name in names}
+    cats: Dict[str, Cats] = {name: [] for name in names}
+    for k, start in enumerate(range(0, len(texts), chunk_docs)):
+        chunk = texts[start : start + chunk_docs]
+        for name in names[k % len(names) :] + names[: k % len(names)]:
+            begin = time.perf_counter()
+            cats[name].extend(runs[name](chunk))
+            totals[name] += time.perf_counter() - begin
+    return {name: (totals[name], cats[name]) for name in names}
+
+
+def round_robin_runs(
+    model_path: str, texts: List[str], labels: List[str], device: str, lossy: Sequence[str]
+) -> Dict[str, Callable[[List[str]], Cats]]:
+    """(a), (b), (c) and the first lossy mode as chunk runners, each loaded and warmed up once."""
+    from transformers import pipeline
+
+    classifier = pipeline("zero-shot-classification", model=model_path, device=0 if device.startswith("cuda") else -1)
+    classifier(texts[0], labels, hypothesis_template=TEMPLATE)  # warm-up
+
+    def hf(chunk: List[str], batched: bool) -> Cats:
+        if batched:
+            results = classifier(chunk, labels, hypothesis_template=TEMPLATE, batch_size=32)
+        else:
+            results = [classifier(text, labels, hypothesis_template=TEMPLATE) for text in chunk]
+        return [dict(zip(r["labels"], r["scores"])) for r in results]
+
+    def ours(nlp: Any) -> Callable[[List[str]], Cats]:
+        return lambda chunk: [dict(doc.cats) for doc in nlp.pipe(chunk)]
+
+    runs: Dict[str, Callable[[List[str]], Cats]] = {
+        "(a) HF pipeline, per doc": lambda chunk: hf(chunk, False),
+        "(b) HF pipeline, list, batch_size=32": lambda chunk: hf(chunk, True),
+        "(c) zeroshot_textcat float32 (exact)": ours(textcat_pipeline(model_path, texts, labels, device, dtype="float32")),
+    }
+    for mode in lossy[:1]:  # one lossy mode: each loaded model costs memory (peak RSS < 3 GB)
+        runs[f"(d) zeroshot_textcat {mode}"] = ours(textcat_pipeline(model_path, texts, labels, device, dtype=mode))
+    return runs
+
+
 def run_ours(
     model_path: str, texts: List[str], labels: List[str], device: str, second_pass: bool = False, **nli: Any
 ) -> Tuple[float, Cats, Any]:
@@ -400,6 +449,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         "--interleave-docs", type=int, default=8, help="docs per chunk of the interleaved float32 run (0: skip it)"
     )
     parser.add_argument(
+        "--round-robin-docs",
+        type=int,
+        default=8,
+        help="docs per chunk of the round-robin run of (a), (b), (c) and the first lossy mode (0: skip it)",
+    )
+    parser.add_argument(
         "--finetune-docs", type=int, default=400, help="AG News texts for the decisive model (built once, cached)"
     )
     parser.add_argument(
@@ -411,6 +466,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         args.docs = min(args.docs, 12)
         args.peak_seconds = min(args.peak_seconds, 0.6)
         args.interleave_docs = 0
+        args.round_robin_docs = 0
 
     import torch
 
@@ -501,6 +557,19 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             f"{share['pps']:.2f} pairs/s; useful GFLOP/s = {share['overall']:.0%} of the peak overall, "
             f"median chunk {share['median']:.0%} ({share['chunks']} chunks)"
         )
+    if args.round_robin_docs and not args.skip_hf:
+        gc.collect()
+        runs = round_robin_runs(model_path, texts, labels, device, lossy)
+        timed = round_robin(runs, texts, args.round_robin_docs)
+        del runs
+        gc.collect()
+        hf_times, rows = {}, []
+        hf_times["a"], hf_times["b"] = (timed[name][0] for name in list(timed)[:2])
+        for name, (elapsed, cats) in timed.items():
+            add(name, elapsed, cats, None)
+        print()
+        title = f"Round robin: every chunk of {args.round_robin_docs} docs through each run in turn, {n_pairs} pairs"
+        print(table(rows, title))
 
     agreement_docs = args.agreement_docs or args.docs
     agreement_models = []

@@ -29,6 +29,36 @@ def test_benchmark_runs_and_prints_tables(deberta_path, capsys):
     assert "each between two float32 peak samples" in out
 
 
+def test_round_robin_rotates_the_runs_over_chunks():
+    bench = _bench_module()
+    calls = []
+
+    def run(name):
+        return lambda chunk: [calls.append((name, tuple(chunk))) or {"x": float(len(t))} for t in chunk]
+
+    timed = bench.round_robin({"a": run("a"), "b": run("b"), "c": run("c")}, ["p", "qq", "rrr", "ss", "t"], 2)
+    assert calls[:2] == [("a", ("p", "qq"))] * 2  # a run gets the whole chunk
+    firsts = [calls[i][0] for i in (0, 6, 12)]  # the first run of each chunk
+    assert firsts == ["a", "b", "c"]
+    for name in "abc":
+        elapsed, cats = timed[name]
+        assert elapsed >= 0 and [c["x"] for c in cats] == [1.0, 2.0, 3.0, 2.0, 1.0]
+
+
+def test_benchmark_round_robin_table(deberta_path, capsys):
+    bench = _bench_module()
+    args = ["--model", deberta_path, "--docs", "3", "--labels", "2", "--dtypes", "bfloat16", "--peak-seconds", "0.1"]
+    bench.main([*args, "--skip-agreement", "--interleave-docs", "0", "--round-robin-docs", "2", "--recheck-margin", "0"])
+    out = capsys.readouterr().out
+    section = out.split("### Round robin: every chunk of 2 docs through each run in turn, 6 pairs")[1]
+    for mode in ("(a) HF pipeline, per doc", "(b) HF pipeline, list, batch_size=32", "(c) zeroshot_textcat float32 (exact)"):
+        assert f"| {mode} |" in section
+    row = next(line for line in section.splitlines() if line.startswith("| (d) zeroshot_textcat bfloat16 |"))
+    assert row.split("|")[3].strip() != "-"  # a speed-up over (a)
+    parity = next(line for line in section.splitlines() if line.startswith("| (a) HF pipeline, per doc |"))
+    assert parity.split("|")[9].strip() == "100.0%"  # the pipeline's scores agree with ours
+
+
 def test_benchmark_compare_counts_agreement():
     bench = _bench_module()
     result = bench.compare([{"a": 0.6, "b": 0.4}, {"a": 0.2, "b": 0.8}], [{"a": 0.7, "b": 0.3}, {"a": 0.6, "b": 0.4}])
