@@ -169,12 +169,14 @@ class FastDebertaV2Encoder(stock.DebertaV2Encoder):
                 None if proj.pos_key is None else proj.pos_key[:, first:last],
                 None if proj.pos_query is None else proj.pos_query[:, first:last],
             )
-            if index == token_layer:
-                states = _first_token_layer(layer, states, padding, rows, c2p_index, p2c_index)
+            if index == token_layer:  # only the first token's output is read
+                queries = states[:, :1]
+                context = _first_token_attention(layer.attention.self, states, padding, rows, c2p_index, p2c_index)
             else:
+                queries = states
                 context = _attention(layer.attention.self, states, padding, rows, c2p_index, p2c_index)
-                attention_output = layer.attention.output(context, states)
-                states = layer.output(_intermediate(layer.intermediate, attention_output), attention_output)
+            attention_output = layer.attention.output(context, queries)
+            states = layer.output(_intermediate(layer.intermediate, attention_output), attention_output)
             if output_hidden_states:
                 all_hidden.append(states)
         hidden_tuple = tuple(all_hidden) if output_hidden_states else None
@@ -260,11 +262,7 @@ def _attention(
     """DisentangledSelfAttention.forward with broadcast, row-sliced relative projections."""
     heads = module.num_attention_heads
     batch, length = hidden_states.size(0), hidden_states.size(1)
-    query = module.transpose_for_scores(module.query_proj(hidden_states), heads)
-    key = module.transpose_for_scores(module.key_proj(hidden_states), heads)
-    value = module.transpose_for_scores(module.value_proj(hidden_states), heads)
-    scale_factor = 1 + ("c2p" in module.pos_att_type) + ("p2c" in module.pos_att_type)
-    scale = _scale(query.size(-1), scale_factor, query.dtype)
+    query, key, value, scale = _projected(module, hidden_states, hidden_states)
     scores = torch.bmm(query, key.transpose(-1, -2) / scale)
     rel: Optional[torch.Tensor] = None
     if rows.pos_key is not None:
@@ -289,30 +287,37 @@ def _attention(
     return context.view(batch, length, -1)
 
 
-def _first_token_layer(
-    layer: Any,
-    states: torch.Tensor,
+def _projected(
+    module: Any, query_states: torch.Tensor, hidden_states: torch.Tensor
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Query (of `query_states`), key and value (of `hidden_states`), each (batch * heads,
+    tokens, d), and transformers' score scale for this attention's relative terms."""
+    heads = module.num_attention_heads
+    query = module.transpose_for_scores(module.query_proj(query_states), heads)
+    key = module.transpose_for_scores(module.key_proj(hidden_states), heads)
+    value = module.transpose_for_scores(module.value_proj(hidden_states), heads)
+    scale_factor = 1 + ("c2p" in module.pos_att_type) + ("p2c" in module.pos_att_type)
+    return query, key, value, _scale(query.size(-1), scale_factor, query.dtype)
+
+
+def _first_token_attention(
+    module: Any,
+    hidden_states: torch.Tensor,
     padding: torch.Tensor,
     rows: _Projections,
     c2p_index: torch.Tensor,
     p2c_index: torch.Tensor,
 ) -> torch.Tensor:
-    """One DebertaV2Layer's output for the first token only, (batch, 1, hidden).
+    """`_attention` for the first token's query only: its context, (batch, 1, hidden).
 
     The first token attends to every key as in `_attention`; its relative-position terms
     read just the projection rows that row 0 of the score matrix indexes:
     c2p[0, j] = q_0 . pos_key[c2p_index[0, j]] and p2c[0, j] = k_j . pos_query[p2c_index[j, 0]].
     """
-    module = layer.attention.self
     heads = module.num_attention_heads
-    batch, length = states.size(0), states.size(1)
-    first = states[:, :1]
-    query = module.transpose_for_scores(module.query_proj(first), heads)  # (batch * heads, 1, d)
-    key = module.transpose_for_scores(module.key_proj(states), heads)
-    value = module.transpose_for_scores(module.value_proj(states), heads)
+    batch, length = hidden_states.size(0), hidden_states.size(1)
+    query, key, value, scale = _projected(module, hidden_states[:, :1], hidden_states)
     size = query.size(-1)
-    scale_factor = 1 + ("c2p" in module.pos_att_type) + ("p2c" in module.pos_att_type)
-    scale = _scale(size, scale_factor, query.dtype)
     scores = torch.bmm(query, key.transpose(-1, -2) / scale).view(batch, heads, 1, length)
     rel: Optional[torch.Tensor] = None
     if rows.pos_key is not None:
@@ -328,9 +333,7 @@ def _first_token_layer(
         scores.add_(rel)
     scores.masked_fill_(padding[:, :, :1], torch.finfo(scores.dtype).min)
     probs = nn.functional.softmax(scores, dim=-1)
-    context = torch.bmm(probs.view(-1, 1, length), value).view(batch, 1, -1)
-    attention_output = layer.attention.output(context, first)
-    return layer.output(_intermediate(layer.intermediate, attention_output), attention_output)
+    return torch.bmm(probs.view(-1, 1, length), value).view(batch, 1, -1)
 
 
 def _intermediate(module: Any, hidden_states: torch.Tensor) -> torch.Tensor:
