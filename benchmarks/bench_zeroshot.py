@@ -46,6 +46,8 @@ MINILM = SHARED / "models" / "minilm-nli"
 LABELS = ["world", "sports", "business", "science and technology", "politics", "health", "entertainment", "travel"]
 TEMPLATE = "This example is {}."
 NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
+HF_PER_DOC = "(a) HF pipeline, per doc"
+HF_BATCHED = "(b) HF pipeline, list, batch_size=32"
 
 Cats = List[Dict[str, float]]
 
@@ -264,18 +266,13 @@ def _gap(cats: Dict[str, float]) -> float:
 
 
 def run_hf(model_path: str, texts: List[str], labels: List[str], device: str, batched: bool) -> Tuple[float, Cats]:
-    from transformers import pipeline
-
-    classifier = pipeline("zero-shot-classification", model=model_path, device=0 if device.startswith("cuda") else -1)
-    classifier(texts[0], labels, hypothesis_template=TEMPLATE)  # warm-up
+    """Time transformers' pipeline over the texts: (b) over the list if `batched`, else (a)."""
+    runs = hf_runs(model_path, texts, labels, device)
+    run = runs[HF_BATCHED if batched else HF_PER_DOC]
     start = time.perf_counter()
-    if batched:
-        results = classifier(texts, labels, hypothesis_template=TEMPLATE, batch_size=32)
-    else:
-        results = [classifier(text, labels, hypothesis_template=TEMPLATE) for text in texts]
+    cats = run(texts)
     elapsed = time.perf_counter() - start
-    cats = [dict(zip(r["labels"], r["scores"])) for r in results]
-    del classifier
+    del runs, run
     gc.collect()
     return elapsed, cats
 
@@ -367,8 +364,8 @@ def hf_runs(model_path: str, texts: List[str], labels: List[str], device: str) -
         return [dict(zip(r["labels"], r["scores"])) for r in results]
 
     return {
-        "(a) HF pipeline, per doc": lambda chunk: hf(chunk, False),
-        "(b) HF pipeline, list, batch_size=32": lambda chunk: hf(chunk, True),
+        HF_PER_DOC: lambda chunk: hf(chunk, False),
+        HF_BATCHED: lambda chunk: hf(chunk, True),
     }
 
 
@@ -515,7 +512,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
 
     hf_cats: Dict[str, Cats] = {}
     if not args.skip_hf:
-        for key, batched, mode in (("a", False, "(a) HF pipeline, per doc"), ("b", True, "(b) HF pipeline, list, batch_size=32")):
+        for key, batched, mode in (("a", False, HF_PER_DOC), ("b", True, HF_BATCHED)):
             (elapsed, hf_cats[key]), peak = meter.around("float32", lambda b=batched: run_hf(model_path, texts, labels, device, b))
             hf_times[key] = elapsed
             add(mode, elapsed, hf_cats[key], peak)
