@@ -124,6 +124,9 @@ class NLIBackend:
         # the CPU, a float32 copy where the weights were cast (GPU); None when not needed.
         self._exact_runner: Any = None
         self._exact_key: Tuple[Any, ...] = ()
+        # Set when the weights changed in place (fine-tuning): the runners are rebuilt from
+        # the float32 model before the next forward pass.
+        self._stale_runners = False
         self._precision: Optional[Precision] = None
         self._batching: Optional[Tuple[int, int]] = None
         self._oom_warned = False
@@ -176,6 +179,7 @@ class NLIBackend:
         tokens, pairs = default_batching(device, model.config, itemsize, self._max_length)
         self._batching = (self.batch_tokens_setting or tokens, self.max_batch_pairs_setting or pairs)
         self.cache.clear()
+        self._stale_runners = False
         self._model_key = (location, revision, self.dtype_setting)
         self._exact_key = (location, revision, "float32")
         return self
@@ -263,6 +267,41 @@ class NLIBackend:
     def cache_info(self) -> Dict[str, float]:
         """Pair-cache statistics: hits, misses, hit_rate, entries, size."""
         return self.cache.info()
+
+    # Fine-tuning ---------------------------------------------------------------------
+
+    def trainable_model(self) -> Any:
+        """The model whose weights training updates, in float32 (a model loaded or cast to
+        float16/bfloat16 for inference is cast back; scoring then runs a cast copy)."""
+        import torch
+
+        model = self.model
+        if model.dtype != torch.float32:
+            model.float()
+            self._stale_runners = True
+        return model
+
+    def weights_changed(self) -> None:
+        """Call after the model's weights changed in place (an optimizer step): cached pair
+        logits are dropped, and what scores (lossy copies, the float32 re-check model,
+        `fast_deberta`'s cached projections) is rebuilt from the new weights before the next
+        forward pass. The model returns to eval mode."""
+        self.cache.clear()
+        self._stale_runners = True
+        if self._model is not None:
+            self._model.eval()
+
+    def _ensure_runners(self) -> None:
+        if not self._stale_runners:
+            return
+        from . import fast_deberta
+
+        fast_deberta.disable(self._model)  # drops cached projections; re-enabled below
+        runner, exact = prepare_runners(
+            self._model, self.device, self.precision, self.optimize, bool(self.recheck_margin), keep_master=True
+        )
+        self._runner, self._exact_runner = runner, exact
+        self._stale_runners = False
 
     # Tokens --------------------------------------------------------------------------
 
@@ -369,8 +408,16 @@ class NLIBackend:
                 logits[i] = row
         return todo
 
-    def _run(self, pairs: List[Pair], num_classes: int, exact: bool = False) -> np.ndarray:
-        single_thread_after_fork()
+    def encode(self, pairs: Sequence[Pair]) -> Tuple[Dict[str, List[List[int]]], List[int]]:
+        """Tokenize pairs exactly as scoring does: only the premise is truncated, to
+        `max_length` tokens (transformers' zero-shot pipeline's `truncation="only_first"`).
+
+        pairs (Sequence[Tuple[str, str]]): (premise, hypothesis) pairs.
+        RETURNS (Tuple[Dict[str, List[List[int]]], List[int]]): The model inputs per pair
+            ("input_ids", and "token_type_ids" where the tokenizer makes them), and each
+            pair's length in tokens.
+        RAISES ValueError: [E012] when a hypothesis leaves no room for the premise.
+        """
         self.premise_budget([h for _, h in pairs])  # a clear error before the tokenizer's own
         encoded = self.tokenizer(
             [p for p, _ in pairs],
@@ -379,7 +426,21 @@ class NLIBackend:
             max_length=self.max_length,
         )
         features = {key: encoded[key] for key in ("input_ids", "token_type_ids") if key in encoded}
-        lengths = [len(ids) for ids in features["input_ids"]]
+        return features, [len(ids) for ids in features["input_ids"]]
+
+    def tensors(self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int]) -> Dict[str, Any]:
+        """The rows `batch` of encoded `features` as padded torch tensors on the model's device."""
+        import torch
+
+        pad_left = getattr(self.tokenizer, "padding_side", "right") == "left"
+        arrays = pad_batch(features, batch, lengths, int(self.tokenizer.pad_token_id), pad_left)
+        device = self.device
+        return {key: torch.from_numpy(value).to(device) for key, value in arrays.items()}
+
+    def _run(self, pairs: List[Pair], num_classes: int, exact: bool = False) -> np.ndarray:
+        single_thread_after_fork()
+        self._ensure_runners()
+        features, lengths = self.encode(pairs)
         logits = np.empty((len(pairs), num_classes), dtype=np.float32)
         for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_pairs):
             logits[batch] = self._forward_or_split(features, batch, lengths, exact)
@@ -418,10 +479,8 @@ class NLIBackend:
 
         from .fast_deberta import first_token_only
 
-        pad_left = getattr(self.tokenizer, "padding_side", "right") == "left"
-        arrays = pad_batch(features, batch, lengths, int(self.tokenizer.pad_token_id), pad_left)
+        inputs = self.tensors(features, batch, lengths)
         device = self.device
-        inputs = {key: torch.from_numpy(value).to(device) for key, value in arrays.items()}
         autocast = None if exact else self.precision.autocast
         runner = self._exact_runner if exact else self._runner
         with torch.inference_mode(), torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):

@@ -41,6 +41,12 @@ class Warnings(metaclass=_CodedMeta):
         "on the 'zeroshot_nli' component to start lower."
     )
 
+    # Few-shot fine-tuning
+    W300 = (
+        "'{name}' found no gold annotation to learn from in {n} training example(s): it "
+        "reads {what}. It will not learn; its scores still count in evaluation."
+    )
+
 
 class Errors(metaclass=_CodedMeta):
     # Backend and models
@@ -235,3 +241,14 @@ class Errors(metaclass=_CodedMeta):
         "`recheck_margin`: set `recheck_margin` > 0 on the 'zeroshot_nli' component so that "
         "it keeps a float32 model."
     )
+
+    # Few-shot fine-tuning (training, spacy train, spacy-zeroshot finetune)
+    E301 = "Invalid training group: {problem}."
+    E302 = "`l2_sp` must be a non-negative number (0 turns it off), got {value!r}."
+    E303 = (
+        "'{name}' builds its training premises from sentences (`context` = \"sentence\"), "
+        "but the training docs have no sentence boundaries. Store them in the corpus, add a "
+        "sentencizer or parser to [training] annotating_components, or use `context` "
+        "\"window\" or \"doc\"."
+    )
+    E304 = "Cannot fine-tune {what}: {problem}"

@@ -38,6 +38,8 @@ NLI_DEFAULT_CONFIG = {
     "num_threads": None,
     "recheck_margin": 0.0,
     "tune_allocator": True,
+    "freeze_embeddings": True,
+    "l2_sp": 0.0,
 }
 
 
@@ -59,6 +61,8 @@ def make_zeroshot_nli(
     num_threads: Optional[int],
     recheck_margin: float,
     tune_allocator: bool,
+    freeze_embeddings: bool,
+    l2_sp: float,
 ) -> ZeroShotNLI:
     """The shared NLI model of a pipeline. Nothing is loaded until first use.
 
@@ -67,7 +71,8 @@ def make_zeroshot_nli(
     equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores,
     `recheck_margin` > 0 re-scores close calls of a lossy dtype in float32, `tune_allocator`
     raises glibc's malloc thresholds on the CPU (fewer page faults).
-    See README "Performance".
+    See README "Performance". Fine-tuning (`spacy train`): `freeze_embeddings` keeps the
+    word embeddings fixed, `l2_sp` > 0 pulls the weights toward the pretrained ones.
     """
     backend = NLIBackend(
         model,
@@ -85,7 +90,7 @@ def make_zeroshot_nli(
         recheck_margin=recheck_margin,
         tune_allocator=tune_allocator,
     )
-    return ZeroShotNLI(nlp, name, backend)
+    return ZeroShotNLI(nlp, name, backend, freeze_embeddings=freeze_embeddings, l2_sp=l2_sp)
 
 
 # ------------------------------------------------------------------------- zeroshot_textcat

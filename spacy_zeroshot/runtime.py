@@ -75,7 +75,12 @@ def single_thread_after_fork() -> None:
 
 
 def prepare_runners(
-    model: Any, device: "torch.device", precision: Precision, optimize: bool, keep_exact: bool
+    model: Any,
+    device: "torch.device",
+    precision: Precision,
+    optimize: bool,
+    keep_exact: bool,
+    keep_master: bool = False,
 ) -> Tuple[Any, Optional[Any]]:
     """Move `model` to the device and dtype of `precision`; return (runner, exact runner).
 
@@ -83,10 +88,17 @@ def prepare_runners(
     Linear layers (the model stays stock so that saving writes ordinary weights). With
     `keep_exact` and a lossy precision, the exact runner is a float32 model for re-checks:
     the model itself where its weights stay float32 (CPU), else a float32 copy (GPU casts).
+    With `keep_master` (a model being fine-tuned), `model` keeps its float32 weights and a
+    copy is cast to the precision's weight dtype instead.
     """
     model.eval()
     exact = None
-    if keep_exact and precision.weights != model.dtype:
+    if keep_master:
+        model.to(device=device)
+        if precision.weights != model.dtype:
+            exact = model if keep_exact else None
+            model = copy.deepcopy(model).to(dtype=precision.weights)
+    elif keep_exact and precision.weights != model.dtype:
         exact = copy.deepcopy(model).to(device=device)
     model.to(device=device, dtype=precision.weights)
     if keep_exact and precision.lossy and exact is None:

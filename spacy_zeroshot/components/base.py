@@ -1,16 +1,25 @@
 """What every zero-shot task component shares: finding the pipeline's backend, batching docs."""
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+import warnings
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.training import Example, validate_examples
 from spacy.util import minibatch
+from thinc.api import Optimizer
 
 from ..backend import NLIBackend
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from .nli import ZeroShotNLI
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..training import TrainGroup
+
 DEFAULT_NLI_COMPONENT = "zeroshot_nli"
+# Training examples `initialize` checks for gold decisions.
+INIT_SAMPLE = 200
 
 
 class ZeroShotTask:
@@ -48,6 +57,13 @@ class ZeroShotTask:
             raise ValueError(Errors.E051.format(name=self.name, nli=owner, problem="comes after it", pipeline=names))
         return component
 
+    def uses(self, nli: ZeroShotNLI) -> bool:
+        """Whether this task scores with `nli` (False when its backend cannot be found)."""
+        try:
+            return self.nli is nli
+        except ValueError:
+            return False
+
     @property
     def backend(self) -> NLIBackend:
         """The shared NLI backend (the same object for every task of the pipeline)."""
@@ -69,12 +85,55 @@ class ZeroShotTask:
             self.set_annotations(docs, self.predict(docs))
             yield from docs
 
+    # Few-shot training: the task builds groups from gold examples with its inference
+    # premises and hypotheses; the shared 'zeroshot_nli' component backpropagates them and
+    # steps. Tasks deliberately have no `model`/`is_trainable`: spaCy would then step the
+    # shared weights once per task.
+
+    def training_groups(self, examples: Sequence[Example]) -> List["TrainGroup"]:  # pragma: no cover - abstract
+        """The gold decisions of `examples` (see `tasks.gold`)."""
+        raise NotImplementedError
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from gold examples: accumulate the gradient of this task's loss (the mean
+        over its gold decisions of -log the score inference gives the gold answer) in the
+        shared model. The step is 'zeroshot_nli'.finish_update's, once per batch; when
+        'zeroshot_nli' is frozen the loss is only computed. `drop` is the NLI component's.
+
+        RETURNS (Dict[str, float]): `losses`, with this task's loss added under its name.
+        """
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, f"{type(self).__name__}.update")
+        nli = self.nli
+        losses[self.name] += nli.learn(self.name, self.training_groups(examples), losses)
+        nli.task_updated(self.name)
+        return losses
+
     # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
     # config=...)` overrides apply; components with data of their own add to_disk/from_disk.
 
+    # What `W300` says a task reads, when a training corpus has none of it.
+    gold_description = "gold annotation"
+
     def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
-        """Check that the backend is reachable; zero-shot components need no training."""
+        """Check that the backend is reachable. Given training examples (`spacy train`),
+        check that they hold gold decisions for this task (warning `W300` if none; a setting
+        that cannot build training premises raises here, not mid-training)."""
         self.nli  # noqa: B018 - raises a clear error when the pipeline has no backend
+        if get_examples is None:
+            return
+        sample = list(islice(get_examples(), INIT_SAMPLE))
+        if sample and not self.training_groups(sample):
+            warnings.warn(Warnings.W300.format(name=self.name, n=len(sample), what=self.gold_description), stacklevel=2)
 
 
 def docs_as_list(docs: Iterable[Doc]) -> List[Doc]:

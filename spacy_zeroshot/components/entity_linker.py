@@ -1,7 +1,7 @@
 """The `zeroshot_entity_linker` component: zero-shot disambiguation among candidate entities."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from spacy.language import Language
 from spacy.scorer import Scorer
@@ -13,7 +13,9 @@ from ..errors import Errors
 from ..tasks.candidates import CandidateSource, source_from_disk, source_to_disk
 from ..tasks.context import CONTEXTS
 from ..tasks.entities import check_markers, check_template, check_window, respan, target_spans, write_spans
+from ..tasks.gold import linking_groups
 from ..tasks.linking import CANDIDATE_FIELDS, LINKER_FIELDS, link_spans
+from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 from .entity_typer import entries_by_span
@@ -82,10 +84,29 @@ class ZeroShotEntityLinker(ZeroShotTask):
             raise ValueError(Errors.E109.format(name=self.name, value=type(source).__name__))
         self.candidates = source
 
+    gold_description = "entity spans with a `kb_id_` among their candidates"
+
     def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
         """Check the backend and read the candidate files, so that a bad file fails early."""
-        super().initialize(get_examples, nlp=nlp)
         self.candidates.load()
+        super().initialize(get_examples, nlp=nlp)
+
+    def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
+        """Per gold mention whose `kb_id_` is one of its candidates: that candidate vs the
+        others, with the inference premise and hypotheses."""
+        cfg = self.cfg
+        return linking_groups(
+            examples,
+            source=self.candidates,
+            spans_key=cfg["spans_key"],
+            ent_labels=cfg["ent_labels"],
+            hypothesis_template=cfg["hypothesis_template"],
+            context=cfg["context"],
+            window=cfg["window"],
+            mention_markers=cfg["mention_markers"],
+            nil=cfg["nil"],
+            name=self.name,
+        )
 
     def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
         """Per doc, a plain dict per mention (see `tasks.linking.link_spans`)."""

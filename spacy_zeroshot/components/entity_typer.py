@@ -24,6 +24,8 @@ from ..tasks.entities import (
     type_spans,
     write_spans,
 )
+from ..tasks.gold import typing_groups
+from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 
@@ -134,6 +136,24 @@ class ZeroShotEntityTyper(ZeroShotTask):
             multi_label=cfg["multi_label"],
             threshold=cfg["threshold"],
             on_low_confidence=cfg["on_low_confidence"],
+            name=self.name,
+        )
+
+    gold_description = "entity spans whose label is one of its types"
+
+    def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
+        """Per gold span whose label is a candidate type: that type vs the other types of
+        its set, with the inference premise and hypotheses."""
+        cfg = self.cfg
+        return typing_groups(
+            examples,
+            types=cfg["types"],
+            spans_key=cfg["spans_key"],
+            hypothesis_template=cfg["hypothesis_template"],
+            context=cfg["context"],
+            window=cfg["window"],
+            mention_markers=cfg["mention_markers"],
+            multi_label=cfg["multi_label"],
             name=self.name,
         )
 

@@ -8,6 +8,7 @@ from spacy.training import Example
 
 from ..errors import Errors
 from ..tasks.context import CONTEXTS
+from ..tasks.gold import relation_groups
 from ..tasks.relations import (
     CandidatePair,
     RelationLabel,
@@ -17,6 +18,7 @@ from ..tasks.relations import (
     normalize_relation_labels,
     relation_spans,
 )
+from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 
@@ -119,6 +121,25 @@ class ZeroShotRelationExtractor(ZeroShotTask):
         if not any(candidates):
             return [[] for _ in docs]
         return classify_pairs(self.backend, candidates, self.cfg["threshold"], self.cfg["thresholds"])
+
+    @property
+    def gold_description(self) -> str:  # type: ignore[override]
+        return f"gold relations in `doc._.{self.cfg['extension']}`"
+
+    def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
+        """Per candidate pair of a doc with gold relations: the gold relation entailed, the
+        pair's other allowed relations (all of them for an unrelated pair) not."""
+        cfg = self.cfg
+        return relation_groups(
+            examples,
+            labels=self.relation_labels,
+            spans_key=cfg["spans_key"],
+            max_distance=cfg["max_distance"],
+            context=cfg["context"],
+            window=cfg["window"],
+            extension=cfg["extension"],
+            name=self.name,
+        )
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
         extension = self.cfg["extension"]

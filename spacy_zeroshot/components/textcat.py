@@ -1,7 +1,7 @@
 """The `zeroshot_textcat` component: zero-shot text classification into `doc.cats`."""
 
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.scorer import Scorer
@@ -10,6 +10,8 @@ from spacy.training import Example
 
 from ..errors import Errors, Warnings
 from ..tasks.classification import AGGREGATE, LONG_TEXT, classify
+from ..tasks.gold import textcat_groups
+from ..training import TrainGroup
 from ..validation import Labels, check_choice, check_positional_template, check_threshold, normalize_labels
 from .base import ZeroShotTask, docs_as_list
 
@@ -107,6 +109,24 @@ class ZeroShotTextCategorizer(ZeroShotTask):
                 stacklevel=2,
             )
         return predictions
+
+    gold_description = "`doc.cats` with a value for its labels (exclusive: one label >= 0.5)"
+
+    def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
+        """Per doc with gold `cats`: exclusive, the gold label vs the others (listwise);
+        multi-label, each annotated label entailed or not. Same premises (windows) and
+        hypotheses as `predict`."""
+        cfg = self.cfg
+        return textcat_groups(
+            self.backend,
+            examples,
+            self.labels,
+            self.hypotheses,
+            multi_label=cfg["multi_label"],
+            long_text=cfg["long_text"],
+            aggregate=cfg["aggregate"],
+            name=self.name,
+        )
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[Dict[str, Any]]) -> None:
         for doc, prediction in zip(docs, predictions):
