@@ -1,6 +1,7 @@
 """The `spacy-zeroshot` command line (also `python -m spacy_zeroshot`).
 
     spacy-zeroshot annotate PIPELINE INPUT OUTPUT [OUTPUT] [options] [--section.key value ...]
+    spacy-zeroshot finetune PIPELINE TRAIN --dev DEV --output DIR [options] [--section.key value ...]
 
 Options that contain a dot are config overrides in spaCy's style (`--components.zeroshot_nli.model
 path`), parsed by spaCy's own `parse_config_overrides`.
@@ -12,8 +13,9 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from .annotate import ON_ERROR, AnnotateSettings, annotate
+from .finetune import FinetuneSettings, finetune
 
-__all__ = ["main", "annotate", "AnnotateSettings"]
+__all__ = ["main", "annotate", "AnnotateSettings", "finetune", "FinetuneSettings"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +49,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--summary", type=Path, default=None, help="Also write the summary as JSON to this file.")
     sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
+    tune = commands.add_parser(
+        "finetune",
+        help="Fine-tune a pipeline's NLI model on a few labelled docs (spacy train, no config to write).",
+        description=(
+            "Fine-tune the shared NLI model of a saved pipeline on gold docs (.spacy) with spaCy's training "
+            "loop: every component is sourced from the pipeline, training settings are the few-shot defaults "
+            "(override them as --training.key value). Writes OUTPUT/model-best, OUTPUT/model-last, "
+            "OUTPUT/config.cfg and OUTPUT/training.json."
+        ),
+    )
+    tune.add_argument("pipeline", help="Pipeline folder or installed pipeline package name.")
+    tune.add_argument("train", type=Path, help="Training corpus (.spacy) with gold annotations.")
+    tune.add_argument("--dev", type=Path, required=True, help="Dev corpus (.spacy): picks model-best.")
+    tune.add_argument("--output", "-o", type=Path, required=True, help="Output folder.")
+    tune.add_argument("--gpu-id", "-g", type=int, default=-1, help="GPU id, or -1 for the CPU (default).")
+    tune.add_argument(
+        "--no-keep-zero-shot",
+        action="store_true",
+        help="Keep the fine-tuned model-best even when it scores lower on dev than the zero-shot pipeline.",
+    )
+    tune.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
     return parser
 
 
@@ -75,6 +98,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     args, override_args = split_overrides(list(sys.argv[1:] if argv is None else argv))
     options = _parser().parse_args(args)
+    if options.command == "finetune":
+        return _finetune(options, parse_config_overrides(override_args))
     settings = AnnotateSettings(
         pipeline=options.pipeline,
         input=options.input,
@@ -96,5 +121,24 @@ def main(argv: Optional[List[str]] = None) -> int:
         annotate(settings)
     except (ValueError, OSError) as err:
         print(f"spacy-zeroshot annotate: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _finetune(options: argparse.Namespace, overrides: dict) -> int:
+    settings = FinetuneSettings(
+        pipeline=options.pipeline,
+        train=options.train,
+        dev=options.dev,
+        output=options.output,
+        overrides=overrides,
+        gpu_id=options.gpu_id,
+        keep_zero_shot=not options.no_keep_zero_shot,
+        code=options.code,
+    )
+    try:
+        finetune(settings)
+    except (ValueError, OSError) as err:
+        print(f"spacy-zeroshot finetune: {err}", file=sys.stderr)
         return 1
     return 0

@@ -131,9 +131,16 @@ class ZeroShotTask:
         self.nli  # noqa: B018 - raises a clear error when the pipeline has no backend
         if get_examples is None:
             return
-        sample = list(islice(get_examples(), INIT_SAMPLE))
+        # Examples without any gold annotation (spaCy's dummy examples for a plain
+        # `nlp.initialize()`, raw text) are no training corpus: nothing to warn about.
+        sample = [eg for eg in islice(get_examples(), INIT_SAMPLE) if _has_gold(eg)]
         if sample and not self.training_groups(sample):
             warnings.warn(Warnings.W300.format(name=self.name, n=len(sample), what=self.gold_description), stacklevel=2)
+
+
+def _has_gold(example: Example) -> bool:
+    reference = example.reference
+    return bool(reference.cats or reference.ents or reference.spans or reference.user_data)
 
 
 def docs_as_list(docs: Iterable[Doc]) -> List[Doc]:
