@@ -1,7 +1,7 @@
 """Training groups from gold examples: the same premises and hypotheses as inference, per task."""
 
 import math
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 import spacy
@@ -68,7 +68,8 @@ def test_textcat_windows_train_on_inference_windows(deberta_path: str, monkeypat
     assert group.pairs == calls[0]
 
 
-def annotated(nlp: spacy.language.Language, text: str, ents: List[Any], kb: Dict[str, str] = {}) -> Example:
+def annotated(nlp: spacy.language.Language, text: str, ents: List[Any], kb: Optional[Dict[str, str]] = None) -> Example:
+    kb = kb or {}
     predicted = nlp.make_doc(text)
     reference = nlp.get_pipe("sentencizer")(nlp.make_doc(text))
     spans = [reference.char_span(text.index(m), text.index(m) + len(m), label=label, kb_id=kb.get(m, "")) for m, label in ents]
