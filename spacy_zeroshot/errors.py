@@ -46,6 +46,11 @@ class Warnings(metaclass=_CodedMeta):
         "'{name}' found no gold annotation to learn from in {n} training example(s): it "
         "reads {what}. It will not learn; its scores still count in evaluation."
     )
+    W301 = (
+        "The optimizer keeps parameter averages (`use_averages = true`), which cover thinc "
+        "models only: '{name}' steps its torch weights with AdamW and evaluates and saves "
+        "them as they are. Set `use_averages = false` in [training.optimizer]."
+    )
 
 
 class Errors(metaclass=_CodedMeta):

@@ -1,5 +1,6 @@
 """The `zeroshot_nli` component: owns the one NLI backend that the task components share."""
 
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
@@ -10,7 +11,7 @@ from spacy.util import SimpleFrozenList
 from thinc.api import Model, Optimizer
 
 from ..backend import NLIBackend
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from .serialization import folder_from_bytes, folder_to_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -53,6 +54,7 @@ class ZeroShotNLI:
         self._learning = False  # `update` opened a batch that `finish_update` has not closed
         self._dropout = False
         self._deferred: Optional[Optimizer] = None
+        self._warned_averages = False
 
     # Training --------------------------------------------------------------------------
     # spaCy's contract, spacy-transformers' handshake: the task components after this one
@@ -154,6 +156,9 @@ class ZeroShotNLI:
             if self._learning:
                 self._deferred = sgd
             return
+        if getattr(sgd, "averages", None) is not None and not self._warned_averages:
+            warnings.warn(Warnings.W301.format(name=self.name), stacklevel=2)
+            self._warned_averages = True
         self.trainer.step(step_settings(sgd))
         self._learning = False
         self._deferred = None
