@@ -212,3 +212,26 @@ def test_float16_weights_train_in_float32(deberta_path: str) -> None:
     trainer.step(StepSettings(learn_rate=1e-3))
     assert backend.model.dtype == torch.float32
     assert backend.score([("The team won the match.", "It is sports.")]).shape == (1, 3)
+
+
+def test_chunked_accumulation_equals_one_graph(deberta_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spacy_zeroshot.training import trainer as trainer_module
+
+    texts = ["The team won the match.", "one day I will see the world", "She cooked pasta with tomatoes."] * 3
+    groups = [
+        make_group([t + f" {i}"], [["It is sports."], ["It is travel."], ["It is cooking."]], exclusive=True, gold=i % 3)
+        for i, t in enumerate(texts)
+    ]
+
+    def grads(graph_batches: float) -> tuple:
+        monkeypatch.setattr(trainer_module, "GRAPH_BATCHES", graph_batches)
+        backend = NLIBackend(deberta_path, device="cpu", batch_tokens=64)
+        trainer = NLITrainer(backend)
+        value = trainer.accumulate(groups)
+        return value, {n: p.grad.clone() for n, p in backend.model.named_parameters() if p.grad is not None}
+
+    whole_value, whole = grads(1000)
+    chunked_value, chunked = grads(0.5)  # every group a graph of its own
+    assert chunked_value == pytest.approx(whole_value, rel=1e-5)
+    assert set(whole) == set(chunked)
+    assert all(torch.allclose(whole[n], chunked[n], atol=1e-6, rtol=1e-4) for n in whole)

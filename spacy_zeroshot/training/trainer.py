@@ -12,7 +12,7 @@ at every step, so its schedules keep their meaning.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..errors import Errors
 from ..scheduler import deduplicate, plan_batches
@@ -23,6 +23,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from ..backend import NLIBackend
+
+# A backpropagation graph holds the pairs of about this many forward batches (each of the
+# backend's `batch_tokens` padded tokens), whatever the training batch's size.
+GRAPH_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -105,26 +109,34 @@ class NLITrainer:
 
         RETURNS (torch.Tensor): float32, shape (len(pairs), n_classes), in input order.
         """
+        unique, inverse = deduplicate([(str(p), str(h)) for p, h in pairs])
+        features, lengths = self.backend.encode(unique)
+        return self._forward(features, lengths, inverse, dropout)
+
+    def _forward(
+        self, features: Dict[str, List[List[int]]], lengths: List[int], rows: Sequence[int], dropout: bool
+    ) -> "torch.Tensor":
+        """Logits with gradients of the encoded pairs `rows` (repeats allowed, run once)."""
         import torch
 
         model = self._model()
         model.train(dropout)
-        unique, inverse = deduplicate([(str(p), str(h)) for p, h in pairs])
-        features, lengths = self.backend.encode(unique)
+        unique, inverse = deduplicate(list(rows))
+        sub_lengths = [lengths[i] for i in unique]
         order: List[int] = []
         chunks = []
-        for batch in plan_batches(lengths, self.backend.batch_tokens, self.backend.max_batch_pairs):
-            chunks.append(model(**self.backend.tensors(features, batch, lengths)).logits.float())
+        for batch in plan_batches(sub_lengths, self.backend.batch_tokens, self.backend.max_batch_pairs):
+            chunks.append(model(**self.backend.tensors(features, [unique[i] for i in batch], lengths)).logits.float())
             order.extend(batch)
         model.eval()
         stacked = torch.cat(chunks)
         position = torch.empty(len(order), dtype=torch.long)
         position[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
-        return stacked[position.to(stacked.device)[torch.tensor(inverse, dtype=torch.long).to(stacked.device)]]
+        return stacked[position[torch.tensor(inverse, dtype=torch.long)].to(stacked.device)]
 
     def loss(self, groups: Sequence[TrainGroup], *, dropout: bool = False) -> Tuple["torch.Tensor", int]:
         """The mean loss over the decisions of `groups` (see `losses.batch_loss`), with
-        gradients. RETURNS (loss, number of decisions)."""
+        gradients, from one graph. RETURNS (loss, number of decisions)."""
         import torch
 
         pairs = [pair for group in groups for pair in group.pairs]
@@ -136,22 +148,57 @@ class NLITrainer:
     def accumulate(self, groups: Sequence[TrainGroup], *, dropout: bool = False, learn: bool = True) -> float:
         """Add the gradient of the groups' mean loss to the model's (without a step).
 
+        Groups are backpropagated in chunks of about `GRAPH_BATCHES` forward batches of
+        padded tokens each, so that a batch of long documents (many windows) never holds
+        the activations of all its pairs at once; the gradient is the same as one graph's.
+
         learn (bool): False computes the loss only (a frozen model): no gradient, no change.
         RETURNS (float): The loss value (0.0 when there is nothing to learn).
         """
         import torch
 
-        if not groups:
+        total = sum(group.decisions for group in groups)
+        if not total:
             return 0.0
         if not learn:
             with torch.no_grad():
                 loss, _ = self.loss(groups, dropout=False)
             return float(loss)
-        loss, count = self.loss(groups, dropout=dropout)
-        if count and loss.requires_grad:
-            loss.backward()
-            self.pending = True
-        return float(loss.detach())
+        unique, inverse = deduplicate([pair for group in groups for pair in group.pairs])
+        features, lengths = self.backend.encode(unique)
+        value = 0.0
+        for chunk, rows in self._chunks(groups, inverse, lengths):
+            logits = self._forward(features, lengths, rows, dropout)
+            loss, count = batch_loss(logits, chunk, self.backend.entailment_index, self.backend.contradiction_index)
+            if count:
+                (loss * (count / total)).backward()
+                value += float(loss.detach()) * count / total
+                self.pending = True
+        return value
+
+    def _chunks(
+        self, groups: Sequence[TrainGroup], inverse: Sequence[int], lengths: Sequence[int]
+    ) -> Iterator[Tuple[List[TrainGroup], List[int]]]:
+        """Consecutive groups whose pairs' tokens stay within the graph budget (a group
+        larger than the budget forms a chunk of its own)."""
+        budget = self.backend.batch_tokens * GRAPH_BATCHES
+        chunk: List[TrainGroup] = []
+        rows: List[int] = []
+        tokens = 0
+        start = 0
+        for group in groups:
+            size = len(group.pairs)
+            group_rows = list(inverse[start : start + size])
+            start += size
+            group_tokens = sum(lengths[i] for i in group_rows)
+            if chunk and tokens + group_tokens > budget:
+                yield chunk, rows
+                chunk, rows, tokens = [], [], 0
+            chunk.append(group)
+            rows.extend(group_rows)
+            tokens += group_tokens
+        if chunk:
+            yield chunk, rows
 
     # Step ------------------------------------------------------------------------------
 
