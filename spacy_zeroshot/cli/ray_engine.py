@@ -41,7 +41,7 @@ def annotate_with_ray(
         chunk is missing at the end; Ray's own error if an actor raises (the chunks written
         so far stay, for --resume).
     """
-    ray = require_ray()
+    ray = require_ray(local_cluster=not settings.ray_address)
     from ray.data import ActorPoolStrategy, TaskPoolStrategy
 
     started = time.perf_counter()

@@ -8,6 +8,7 @@ the optional extra `spacy-zeroshot[ray]`.
 
 import logging
 import os
+import sys
 import warnings
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
@@ -26,8 +27,16 @@ ON_ERROR = ("fail", "skip")
 LOCAL_CLUSTER_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
-def require_ray() -> Any:
-    """Import Ray (with Ray Data), or raise `[E500]` saying which extra to install."""
+def require_ray(*, local_cluster: bool = False) -> Any:
+    """Import Ray (with Ray Data), or raise `[E500]` saying which extra to install.
+
+    local_cluster (bool): This process will start a private local cluster: make it listen on
+        the loopback interface only and send no usage statistics. Ray reads these settings
+        when it is first imported, so they hold when this is the first import.
+    """
+    if local_cluster and "ray" not in sys.modules:
+        for key, value in LOCAL_CLUSTER_ENV.items():
+            os.environ.setdefault(key, value)
     try:
         import ray
         import ray.data  # noqa: F401
@@ -154,7 +163,8 @@ def check_numbers(*, batch_size: int, num_actors: Optional[int], num_gpus: float
 def connect(address: Optional[str], *, num_cpus: float, quiet: bool) -> bool:
     """Connect to the Ray cluster at `address`, or start a private local one.
 
-    A local cluster listens on the loopback interface only and declares at least `num_cpus`
+    A local cluster (call `require_ray(local_cluster=True)` first, so that it listens on the
+    loopback interface only) declares at least `num_cpus`
     logical CPUs (more than the machine's cores if the actors and Ray Data's reserve need
     them), so that the pool asked for can run. An existing connection is reused.
     RETURNS (bool): Whether this call connected (and the caller should `ray.shutdown()`).
@@ -166,8 +176,6 @@ def connect(address: Optional[str], *, num_cpus: float, quiet: bool) -> bool:
     if address:
         ray.init(address=address, logging_level=level, log_to_driver=True)
         return True
-    for key, value in LOCAL_CLUSTER_ENV.items():
-        os.environ.setdefault(key, value)
     cpus = max(float(os.cpu_count() or 1), num_cpus)
     ray.init(num_cpus=int(-(-cpus // 1)), include_dashboard=False, logging_level=level, log_to_driver=True)
     return True
