@@ -246,3 +246,23 @@ def test_dataset_worker_rows(pipeline_dir: Path) -> None:
         DatasetWorker(str(pipeline_dir), on_error="fail")(table)
     with pytest.raises(ValueError, match="E505"):
         worker(table.drop_columns(["id"]))
+
+
+def test_project_ray_command_parses() -> None:
+    import shlex
+
+    import srsly
+
+    from spacy_zeroshot.cli import _parser, split_overrides
+
+    project = srsly.read_yaml(Path(__file__).resolve().parents[1] / "examples" / "project" / "project.yml")
+    (command,) = [c for c in project["commands"] if c["name"] == "annotate-ray"]
+    assert project["workflows"]["ray"] == ["assemble", "annotate-ray", "gold", "evaluate"]
+    script = command["script"][0]
+    for key, value in project["vars"].items():
+        script = script.replace("${vars.%s}" % key, str(value))
+    argv = shlex.split(script)
+    assert argv[:3] == ["python", "-m", "spacy_zeroshot"]
+    args, overrides = split_overrides(argv[3:])
+    options = _parser().parse_args(args)
+    assert options.engine == "ray" and options.num_actors == 1 and options.resume and not overrides
