@@ -64,8 +64,9 @@ def annotate_with_ray(
         if pending:
             nodes = node_resources(ray.nodes())
             actors, found = plan_actors(nodes, settings.num_actors, cpus, gpus)
-            if actors > len(pending):
-                found.append(Warnings.W501.format(actors=actors, chunks=len(pending), idle=actors - len(pending)))
+            if actors > len(pending):  # an actor without a chunk would load the model for nothing
+                if settings.num_actors is not None:
+                    found.append(Warnings.W501.format(actors=actors, chunks=len(pending), idle=actors - len(pending)))
                 actors = len(pending)
             for message in found:
                 say(log, message)
