@@ -5,7 +5,11 @@ engine and with the Ray engine (a private local Ray cluster, --num-actors actors
 --cpus-per-actor CPUs), and prints for each: wall time, the engine's start-up (Ray: starting
 the cluster), annotation time (Ray: actors starting and loading the model included), docs/s
 and pairs/s; then the Ray engine's fixed cost, measured as the wall time of both engines on
-a corpus of one minibatch; and whether the outputs are byte-identical.
+a corpus of one minibatch; and how far the outputs are apart. The full corpus runs each
+engine with its default threads (local: torch's default, one per core; an actor: one per
+CPU it has), which moves scores in the last digits; the one-minibatch runs pin both to one
+torch thread (`--components.zeroshot_nli.num_threads 1`), and their outputs must be
+byte-identical.
 
     python benchmarks/annotate_ray.py --n 400 --model ../shared/models/minilm-nli --num-actors 2
 
@@ -69,10 +73,12 @@ def main() -> None:
         ray_args += ["--cpus-per-actor", str(options.cpus_per_actor)]
         rows = []
         for corpus in ("corpus", "tiny"):
+            pinned = ["--components.zeroshot_nli.num_threads", "1"] if corpus == "tiny" else []
             for engine, extra in (("local", []), ("ray", ray_args)):
                 out = root / f"{corpus}-{engine}"
                 out.mkdir()
-                rows.append((corpus, engine, out, run_cli(root / "nlp", root / f"{corpus}.jsonl", out, common + extra)))
+                args = common + extra + pinned
+                rows.append((corpus, engine, out, run_cli(root / "nlp", root / f"{corpus}.jsonl", out, args)))
         print(f"{options.n} AG News texts x 4 labels, batch size {options.batch_size}, chunk size {options.chunk_size}; "
               f"ray: {options.num_actors} actors x {options.cpus_per_actor:g} CPU")
         print("| corpus | engine | docs | wall s | start-up s | annotation s | docs/s | pairs/s |")
@@ -87,7 +93,10 @@ def main() -> None:
         for corpus in ("corpus", "tiny"):
             a, b = [out for c, _, out, _ in rows if c == corpus]
             same = all((a / f).read_bytes() == (b / f).read_bytes() for f in ("out.jsonl", "out.spacy"))
-            print(f"{corpus}: outputs byte-identical: {same}")
+            ours, theirs = ([json.loads(line) for line in (o / "out.jsonl").read_text().splitlines()] for o in (a, b))
+            gap = max(abs(x["cats"][k] - y["cats"][k]) for x, y in zip(ours, theirs) for k in x["cats"])
+            top = sum(max(x["cats"], key=x["cats"].get) == max(y["cats"], key=y["cats"].get) for x, y in zip(ours, theirs))
+            print(f"{corpus}: outputs byte-identical: {same}; max score difference {gap:.2g}; same top label {top}/{len(ours)}")
 
 
 if __name__ == "__main__":
