@@ -3,7 +3,7 @@
 Codes are grouped by area so that independent work does not collide:
 E001-E049 backend and models, E050-E099 shared components and text classification,
 E100-E149 entity typing and linking, E150-E199 relations, E200-E249 corpus annotation,
-E250-E299 performance and runtime modes. Warnings use the same ranges with a W prefix.
+E250-E299 performance and runtime modes, E500-E549 engines (Ray Data). Warnings use the same ranges with a W prefix.
 """
 
 from typing import Any
@@ -33,6 +33,17 @@ class Warnings(metaclass=_CodedMeta):
 
     # Corpus annotation (spacy-zeroshot annotate)
     W200 = "Skipping malformed input record at {where}: {reason}."
+
+    # Engines (Ray Data)
+    W500 = (
+        "The Ray cluster has {gpus:g} GPU(s) but the annotating actors ask for none "
+        "(num_gpus=0), so the model runs on the CPU. Pass --gpus-per-actor 1 (num_gpus=1) to "
+        "put one actor with its model on each GPU."
+    )
+    W501 = (
+        "{actors} actors were asked for but the run has only {chunks} chunk(s) to annotate, so "
+        "{idle} actor(s) would start (and load the model) for nothing; starting {chunks}."
+    )
 
     # Performance and runtime modes
     W250 = (
@@ -224,6 +235,50 @@ class Errors(metaclass=_CodedMeta):
     E209 = (
         "--n-process {n_process} runs several CPU processes and cannot be combined with "
         "--gpu-id {gpu_id}: run one process on the GPU instead."
+    )
+
+    # Engines (Ray Data)
+    E500 = (
+        "The Ray engine needs Ray Data, which is not installed: pip install "
+        "\"spacy-zeroshot[ray]\" (a current ray[data])."
+    )
+    E501 = (
+        "The Ray cluster cannot place the annotating actors: {reason}. Ask for fewer actors "
+        "or fewer resources per actor, or add nodes."
+    )
+    E502 = (
+        "{actors} actor(s) x {cpus:g} CPU(s) reserve {reserved:g} of the cluster's {total:g} "
+        "CPU(s), leaving less than {reserve:g} for Ray Data's own read and write tasks, which "
+        "would then wait forever without an error. Ask for fewer actors, fewer CPUs per actor "
+        "(e.g. 0.5: an actor runs one torch thread per whole CPU, at least one), or declare "
+        "more logical CPUs (`ray start --num-cpus N`)."
+    )
+    E503 = (
+        "Chunk {number} of the input should hold {expected} doc(s) but {found} were read: the "
+        "input changed after it was scanned. Rerun on an input that does not change during the run."
+    )
+    E504 = (
+        "Ray Data's `DataContext.max_errored_blocks` is {value}, which would drop the docs of "
+        "failing blocks silently. Set it to 0: a failing batch fails the job, and "
+        "`on_error=\"skip\"` deals with bad rows one by one."
+    )
+    E505 = "The dataset has no column {column!r} ({what} column; columns: {columns})."
+    E506 = (
+        "Row {row_id!r}: the text column {column!r} holds {kind}, not a string. Pass "
+        "on_error=\"skip\" to leave such rows unannotated (their `error` column says why)."
+    )
+    E507 = (
+        "The Ray run ended with {n} chunk(s) not written ({numbers}), so the output would "
+        "lose docs; nothing was joined. Rerun with --resume to annotate the missing chunks."
+    )
+    E508 = "`{name}` of the Ray engine must be {what}, got {value!r}."
+    E509 = (
+        "{option} applies to --engine ray only; with --engine local use --n-process and "
+        "--gpu-id (or pass --engine ray)."
+    )
+    E510 = (
+        "{option} applies to --engine local only; with --engine ray the actors' devices come "
+        "from --gpus-per-actor and their number from --num-actors."
     )
 
     # Performance and runtime modes

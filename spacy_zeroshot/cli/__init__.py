@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from .annotate import ON_ERROR, AnnotateSettings, annotate
+from .annotate import ENGINES, ON_ERROR, AnnotateSettings, annotate
 from .finetune import FinetuneSettings, finetune
 
 __all__ = ["main", "annotate", "AnnotateSettings", "finetune", "FinetuneSettings"]
@@ -49,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--summary", type=Path, default=None, help="Also write the summary as JSON to this file.")
     sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
+    ray = sub.add_argument_group("Ray engine (needs spacy-zeroshot[ray])")
+    ray.add_argument(
+        "--engine", choices=ENGINES, default="local", help="local (this process) or ray (a Ray cluster); default: local."
+    )
+    ray.add_argument(
+        "--ray-address", default=None, help="Ray cluster to join (e.g. auto, or HOST:6379); default: a private local one."
+    )
+    ray.add_argument(
+        "--num-actors", type=int, default=None, help="Actors, each holding the pipeline (default: as many as fit)."
+    )
+    ray.add_argument("--gpus-per-actor", type=float, default=0.0, help="GPUs per actor (default 0: the CPU).")
+    ray.add_argument("--cpus-per-actor", type=float, default=1.0, help="CPUs per actor (default 1).")
     tune = commands.add_parser(
         "finetune",
         help="Fine-tune a pipeline's NLI model on a few labelled docs (spacy train, no config to write).",
@@ -116,10 +128,15 @@ def main(argv: Optional[List[str]] = None) -> int:
         relations_attr=options.relations_attr,
         summary=options.summary,
         code=options.code,
+        engine=options.engine,
+        ray_address=options.ray_address,
+        num_actors=options.num_actors,
+        gpus_per_actor=options.gpus_per_actor,
+        cpus_per_actor=options.cpus_per_actor,
     )
     try:
         annotate(settings)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, ImportError) as err:
         print(f"spacy-zeroshot annotate: {err}", file=sys.stderr)
         return 1
     return 0

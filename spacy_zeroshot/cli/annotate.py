@@ -16,10 +16,12 @@ from ..errors import Errors, Warnings
 from .chunks import ChunkStore, check_outputs
 from .export import DEFAULT_RELATIONS_ATTR, count_labels, review_record
 from .loading import import_code, load_pipeline, move_to_device
+from .plan import plan_chunks
 from .progress import PairCounter, Progress, estimate_line, format_summary, summarize
 from .readers import META_ATTR, Record, ensure_meta_extension, input_files, read_records
 
 ON_ERROR = ("fail", "skip")
+ENGINES = ("local", "ray")
 MAX_REPORTED = 20
 
 
@@ -42,6 +44,11 @@ class AnnotateSettings:
     relations_attr: str = DEFAULT_RELATIONS_ATTR
     summary: Optional[Path] = None
     code: Optional[str] = None
+    engine: str = "local"
+    ray_address: Optional[str] = None
+    num_actors: Optional[int] = None
+    gpus_per_actor: float = 0.0
+    cpus_per_actor: float = 1.0
 
 
 def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[str, Any]:
@@ -57,7 +64,7 @@ def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[s
     store = ChunkStore(outputs, _fingerprint(settings, files, chunk_size))
     if store.path.exists() and not settings.resume:
         raise ValueError(Errors.E205.format(path=store.path))
-    total, malformed = _scan(files, settings.text_key)
+    total, malformed, plan = plan_chunks(files, settings.text_key, chunk_size)
     if malformed and settings.on_error == "fail":
         first = malformed[0]
         raise ValueError(Errors.E208.format(where=first.where, reason=first.error, n=len(malformed)))
@@ -65,7 +72,28 @@ def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[s
         _say(log, Warnings.W200.format(where=record.where, reason=record.error))
     if len(malformed) > MAX_REPORTED:
         _say(log, f"... and {len(malformed) - MAX_REPORTED:,} more malformed records (listed in the summary).")
+    if settings.engine == "ray":
+        from .ray_engine import annotate_with_ray
 
+        summary = annotate_with_ray(settings, store, files, plan, log)
+    else:
+        summary = _annotate_locally(settings, store, files, total, malformed, chunk_size, log)
+    summary["engine"] = settings.engine
+    if settings.summary is not None:
+        srsly.write_json(settings.summary, summary)
+    _say(log, format_summary(summary))
+    return summary
+
+
+def _annotate_locally(
+    settings: AnnotateSettings,
+    store: ChunkStore,
+    files: List[Path],
+    total: int,
+    malformed: List[Record],
+    chunk_size: int,
+    log: IO[str],
+) -> Dict[str, Any]:
     started = time.perf_counter()
     import_code(settings.code)
     nlp = load_pipeline(settings.pipeline, settings.overrides)
@@ -90,19 +118,15 @@ def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[s
     n_chunks = run.process(records, remaining, log)
     store.assemble(n_chunks)
     seconds = time.perf_counter() - t0
-    summary = summarize(
+    return summarize(
         previous + run.written,
         seconds=seconds,
         load_seconds=load_seconds,
         session_docs=run.docs,
         session_pairs=counter.total,
         resumed_chunks=done,
-        outputs=[str(p) for p in outputs],
+        outputs=[str(p) for p in store.outputs],
     )
-    if settings.summary is not None:
-        srsly.write_json(settings.summary, summary)
-    _say(log, format_summary(summary))
-    return summary
 
 
 class _Run:
@@ -220,31 +244,10 @@ class _Run:
         self._pairs_written += pairs
 
 
-def _scan(files: List[Path], text_key: str) -> Tuple[int, List[Record]]:
-    """Count the records and find the malformed ones, before any model is loaded."""
-    from spacy.tokens import DocBin
-    from spacy.vocab import Vocab
-
-    total = 0
-    malformed: List[Record] = []
-    for path in files:
-        if path.suffix == ".spacy":
-            total += len(DocBin().from_disk(path))
-            continue
-        count = 0
-        for record in read_records([path], Vocab(), text_key=text_key):
-            count += 1
-            if record.error is not None:
-                record.index += total
-                malformed.append(record)
-        total += count
-    return total, malformed
-
-
 def _fingerprint(settings: AnnotateSettings, files: List[Path], chunk_size: int) -> Dict[str, Any]:
     """What must not change between an interrupted run and its resumption."""
     pipeline = Path(settings.pipeline)
-    return {
+    fingerprint: Dict[str, Any] = {
         "pipeline": str(pipeline.resolve()) if pipeline.exists() else settings.pipeline,
         "overrides": {key: repr(value) for key, value in sorted(settings.overrides.items())},
         "inputs": [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
@@ -255,6 +258,9 @@ def _fingerprint(settings: AnnotateSettings, files: List[Path], chunk_size: int)
         "on_error": settings.on_error,
         "relations_attr": settings.relations_attr,
     }
+    if settings.engine != "local":  # a local run's fingerprint stays as it was before engines
+        fingerprint["engine"] = settings.engine
+    return fingerprint
 
 
 def _check_settings(settings: AnnotateSettings) -> None:
@@ -266,6 +272,30 @@ def _check_settings(settings: AnnotateSettings) -> None:
         raise ValueError(Errors.E057.format(key="on_error", value=settings.on_error, name="annotate", options=ON_ERROR))
     if settings.n_process > 1 and settings.gpu_id is not None and settings.gpu_id >= 0:
         raise ValueError(Errors.E209.format(n_process=settings.n_process, gpu_id=settings.gpu_id))
+    if settings.engine not in ENGINES:
+        raise ValueError(Errors.E057.format(key="engine", value=settings.engine, name="annotate", options=ENGINES))
+    if settings.engine == "local":
+        ray_only = {
+            "--ray-address": settings.ray_address is not None,
+            "--num-actors": settings.num_actors is not None,
+            "--gpus-per-actor": settings.gpus_per_actor != 0,
+            "--cpus-per-actor": settings.cpus_per_actor != 1,
+        }
+        for option, given in ray_only.items():
+            if given:
+                raise ValueError(Errors.E509.format(option=option))
+        return
+    for option, given in (("--n-process", settings.n_process != 1), ("--gpu-id", settings.gpu_id is not None)):
+        if given:
+            raise ValueError(Errors.E510.format(option=option))
+    from ..engines.ray_data import check_numbers
+
+    check_numbers(
+        batch_size=settings.batch_size,
+        num_actors=settings.num_actors,
+        num_gpus=settings.gpus_per_actor,
+        num_cpus=settings.cpus_per_actor,
+    )
 
 
 def _say(log: IO[str], message: str) -> None:

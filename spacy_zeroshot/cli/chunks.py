@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
 from spacy.tokens import Doc, DocBin
 
@@ -64,7 +64,36 @@ class ChunkStore:
         return (self.path / STATE_FILE).exists()
 
     def start(self, resume: bool) -> int:
-        """Prepare the folder; returns how many chunks are already complete (0 for a new run)."""
+        """Prepare the folder; returns how many chunks are already complete (0 for a new run).
+
+        Only the longest complete prefix is kept: the local engine writes chunks in order.
+        """
+        if not self._open(resume):
+            return 0
+        done = 0
+        while self.is_complete(done):
+            done += 1
+        self._remove_from(done)
+        return done
+
+    def start_any(self, resume: bool) -> List[int]:
+        """Prepare the folder; returns the numbers of all complete chunks, in order.
+
+        For engines whose chunks finish in any order: every complete chunk is kept, and
+        whatever else an interrupted run left (temporary files, data without its record) is removed.
+        """
+        if not self._open(resume):
+            return []
+        paths = list(self.path.iterdir())
+        complete = sorted({n for n in map(_chunk_number, paths) if n is not None and self.is_complete(n)})
+        for path in paths:
+            number = _chunk_number(path)
+            if path.name != STATE_FILE and (number is None or number not in complete or path.name.endswith(".tmp")):
+                path.unlink()
+        return complete
+
+    def _open(self, resume: bool) -> bool:
+        """Create the folder of a new run (False), or check the saved run's fingerprint (True)."""
         if self.path.exists() and not resume:
             raise ValueError(Errors.E205.format(path=self.path))
         if not self.exists:
@@ -72,30 +101,27 @@ class ChunkStore:
                 shutil.rmtree(self.path)
             self.path.mkdir(parents=True)
             atomic_write(self.path / STATE_FILE, _dumps(self.fingerprint))
-            return 0
+            return False
         saved = json.loads((self.path / STATE_FILE).read_text(encoding="utf8"))
         if saved != self.fingerprint:
             keys = sorted(k for k in set(saved) | set(self.fingerprint) if saved.get(k) != self.fingerprint.get(k))
             raise ValueError(Errors.E206.format(path=self.path, keys=", ".join(keys)))
-        done = 0
-        while self._is_complete(done):
-            done += 1
-        self._remove_from(done)
-        return done
+        return True
 
-    def completed_records(self, n_chunks: int) -> List[Dict[str, Any]]:
-        """The `.json` records of the first `n_chunks` chunks."""
-        return [json.loads(self._file(i, ".json").read_text(encoding="utf8")) for i in range(n_chunks)]
+    def completed_records(self, chunks: Union[int, Iterable[int]]) -> List[Dict[str, Any]]:
+        """The `.json` records of the first `chunks` chunks (an int), or of the chunks numbered so."""
+        numbers = range(chunks) if isinstance(chunks, int) else chunks
+        return [json.loads(self._file(i, ".json").read_text(encoding="utf8")) for i in numbers]
 
     def write(self, number: int, docs: Sequence[Doc], rows: Sequence[Dict[str, Any]], info: Dict[str, Any]) -> None:
         """Write chunk `number`: its docs, their review rows, and last its record `info`."""
+        self.write_files(number, chunk_files([o.suffix for o in self.outputs], docs, rows), info)
+
+    def write_files(self, number: int, files: Dict[str, bytes], info: Dict[str, Any]) -> None:
+        """Write chunk `number` from its serialized data files ({suffix: bytes}, see
+        `chunk_files`), and last its record `info`, which marks it complete."""
         for output in self.outputs:
-            if output.suffix == ".spacy":
-                docbin = DocBin(store_user_data=True, docs=docs)
-                atomic_write(self._file(number, ".spacy"), docbin.to_bytes())
-            else:
-                text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-                atomic_write(self._file(number, ".jsonl"), text.encode("utf8"))
+            atomic_write(self._file(number, output.suffix), files[output.suffix])
         atomic_write(self._file(number, ".json"), _dumps(info))
 
     def assemble(self, n_chunks: int) -> None:
@@ -121,7 +147,8 @@ class ChunkStore:
     def _file(self, number: int, suffix: str) -> Path:
         return self.path / f"chunk-{number:06d}{suffix}"
 
-    def _is_complete(self, number: int) -> bool:
+    def is_complete(self, number: int) -> bool:
+        """Whether chunk `number` has its record and every data file."""
         files: Iterable[Path] = [self._file(number, ".json")] + [self._file(number, o.suffix) for o in self.outputs]
         return all(f.exists() for f in files)
 
@@ -133,6 +160,23 @@ class ChunkStore:
             stem = path.name.split(".", 1)[0]
             if not stem.startswith("chunk-") or int(stem[6:]) >= number or path.name.endswith(".tmp"):
                 path.unlink()
+
+
+def chunk_files(suffixes: Sequence[str], docs: Sequence[Doc], rows: Sequence[Dict[str, Any]]) -> Dict[str, bytes]:
+    """A chunk's data files as bytes, for the output formats named by `suffixes`: a DocBin with
+    user data (".spacy") and/or one JSON review record per line (".jsonl")."""
+    files: Dict[str, bytes] = {}
+    for suffix in suffixes:
+        if suffix == ".spacy":
+            files[suffix] = DocBin(store_user_data=True, docs=docs).to_bytes()
+        else:
+            files[suffix] = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode("utf8")
+    return files
+
+
+def _chunk_number(path: Path) -> Optional[int]:
+    stem = path.name.split(".", 1)[0]
+    return int(stem[6:]) if stem.startswith("chunk-") and stem[6:].isdigit() else None
 
 
 def _dumps(value: Any) -> bytes:

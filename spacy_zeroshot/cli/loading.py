@@ -30,11 +30,45 @@ def load_pipeline(source: str, overrides: Dict[str, Any]) -> Language:
         with nlp.select_pipes(disable=[*sourced]):
             nlp.initialize()
         return nlp
-    if path.exists() and not path.is_dir():
-        raise ValueError(Errors.E207.format(source=source))
-    if not path.exists() and not spacy.util.is_package(source):
-        raise ValueError(Errors.E207.format(source=source))
+    check_pipeline_source(source)
     return spacy.load(source, config=overrides)
+
+
+def check_pipeline_source(source: str) -> None:
+    """Raise `[E207]` unless `source` is a .cfg file, a folder or an installed pipeline package."""
+    path = Path(source)
+    if path.is_file() and path.suffix == ".cfg":
+        return
+    if (path.exists() and not path.is_dir()) or (not path.exists() and not spacy.util.is_package(source)):
+        raise ValueError(Errors.E207.format(source=source))
+
+
+def nli_component_names(source: str, overrides: Dict[str, Any]) -> List[str]:
+    """The names of the 'zeroshot_nli' components in a pipeline's config, without loading it.
+
+    source (str): Folder written by `nlp.to_disk`, package name, or path of a .cfg file.
+    overrides (Dict[str, Any]): Config overrides, as given to `load_pipeline`.
+    RETURNS (List[str]): The component names, in pipeline order.
+    """
+    check_pipeline_source(source)
+    path = Path(source)
+    if path.is_dir():
+        path = path / "config.cfg"
+    elif not path.is_file():  # an installed package: its data folder holds the config
+        path = next(spacy.util.get_package_path(source).glob("*/config.cfg"))
+    config = load_config(path, overrides=overrides, interpolate=False)
+    components = config.get("components", {})
+    pipeline = config.get("nlp", {}).get("pipeline", list(components))
+    return [name for name in pipeline if components.get(name, {}).get("factory") == "zeroshot_nli"]
+
+
+def device_overrides(source: str, overrides: Dict[str, Any], gpu_id: int) -> Dict[str, Any]:
+    """Config overrides that load every NLI model of the pipeline on GPU `gpu_id` (-1: the CPU).
+
+    Setting the device before loading (rather than moving the model afterwards) keeps a
+    CPU-only worker on a GPU machine off the GPU entirely.
+    """
+    return {f"components.{name}.device": gpu_id for name in nli_component_names(source, overrides)}
 
 
 def nli_components(nlp: Language) -> List[ZeroShotNLI]:

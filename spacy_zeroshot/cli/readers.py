@@ -29,6 +29,7 @@ class Record:
     doc: Optional[Doc] = None
     meta: Optional[Dict[str, Any]] = None
     error: Optional[str] = None
+    end: int = 0  # where the next record starts: a byte offset in text files, a doc index in DocBins
 
     @property
     def where(self) -> str:
@@ -74,6 +75,18 @@ def count_records(files: List[Path]) -> int:
     return total
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where reading starts: a file of the list, an offset in it (a byte offset in text
+    files, a doc index in DocBins), the number of the line there, and the index of the record.
+    """
+
+    file: int = 0
+    offset: int = 0
+    line: int = 1
+    index: int = 0
+
+
 def read_records(files: List[Path], vocab: Vocab, *, text_key: str = "text", skip: int = 0) -> Iterator[Record]:
     """Yield the records of `files` in order, numbered from 0; malformed ones carry an `error`.
 
@@ -95,21 +108,52 @@ def read_records(files: List[Path], vocab: Vocab, *, text_key: str = "text", ski
                 yield record
 
 
-def _read_docbin(path: Path, vocab: Vocab, start: int) -> Iterator[Record]:
+def read_from(files: List[Path], vocab: Vocab, start: Position, count: int, *, text_key: str = "text") -> Iterator[Record]:
+    """Yield `count` records from `start` on (a position `Record.end` gave), numbered as
+    `read_records` numbers them, without reading what comes before `start` in its file.
+
+    files (List[Path]): Input files (see `input_files`).
+    vocab (Vocab): The vocab for docs read from .spacy files.
+    start (Position): Where the first record to read starts.
+    count (int): How many records to yield at most.
+    RETURNS (Iterator[Record]): The records.
+    """
+    if count <= 0:
+        return
+    index = start.index
+    for number in range(start.file, len(files)):
+        path = files[number]
+        first = start if number == start.file else Position(number, 0, 1, index)
+        if path.suffix == ".spacy":
+            reader: Iterator[Record] = _read_docbin(path, vocab, index, first=first.offset)
+        else:
+            reader = _read_lines(path, text_key, index, offset=first.offset, first_line=first.line)
+        for record in reader:
+            yield record
+            index += 1
+            if index - start.index == count:
+                return
+
+
+def _read_docbin(path: Path, vocab: Vocab, start: int, first: int = 0) -> Iterator[Record]:
     docs = DocBin().from_disk(path).get_docs(vocab)
     for i, doc in enumerate(docs):
+        if i < first:
+            continue
         meta = doc._.get(META_ATTR) if Doc.has_extension(META_ATTR) else None
-        yield Record(start + i, str(path), i + 1, doc=doc, meta=meta)
+        yield Record(start + i - first, str(path), i + 1, doc=doc, meta=meta, end=i + 1)
 
 
-def _read_lines(path: Path, text_key: str, start: int) -> Iterator[Record]:
+def _read_lines(path: Path, text_key: str, start: int, offset: int = 0, first_line: int = 1) -> Iterator[Record]:
     is_txt = path.suffix == ".txt"
     index = start
     with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
+        f.seek(offset)
+        for number, raw in enumerate(f, first_line):
+            offset += len(raw)
             if not is_txt and not raw.strip():
                 continue  # blank lines separate nothing in JSONL: they are not records
-            record = Record(index, str(path), number)
+            record = Record(index, str(path), number, end=offset)
             index += 1
             try:
                 line = raw.decode("utf8")
