@@ -126,6 +126,11 @@ class Errors(metaclass=_CodedMeta):
         "sentence boundaries. Add a 'sentencizer' or a parser before it, or set its "
         "`context` to \"window\" or \"doc\"."
     )
+    E063 = (
+        "A \"spacy-zeroshot.literal.v1\" block holds {text!r}, which is not JSON ({err}). "
+        "Copy the block from `nlp.config.to_str()` of a pipeline built in Python, or write "
+        "the value as JSON text in which '$' is written '\\u0024'."
+    )
 
     # Entity typing and linking (E100-E149)
     E100 = (

@@ -11,6 +11,7 @@ from spacy.util import SimpleFrozenList
 from ..backend import NLIBackend
 from ..errors import Errors
 from .serialization import folder_from_bytes, folder_to_bytes
+from .user_strings import keep_exact
 
 MODEL_DIR = "model"
 CFG_FILE = "cfg"
@@ -29,6 +30,7 @@ class ZeroShotNLI:
         self.name = name
         self.backend = backend
         self.cfg: Dict[str, Any] = {"model": backend.source, "revision": backend.revision}
+        keep_exact(nlp, name, {"model": backend.source, "revision": backend.revision})
 
     def __call__(self, doc: Doc) -> Doc:
         return doc

@@ -92,6 +92,8 @@ class CandidateSource:
     """Base of candidate sources: `candidates(text)` plus serialization of the data."""
 
     kind = "base"
+    # The arguments it was built with from the config (for `components.user_strings.keep_exact`).
+    settings: Dict[str, Any] = {}
 
     def candidates(self, text: str) -> List[Candidate]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -122,6 +124,7 @@ class AliasTable(CandidateSource):
     def __init__(self, table: Optional[Any] = None, path: Optional[PathLike] = None) -> None:
         if table is not None and path is not None:
             raise ValueError(Errors.E108.format(source="spacy-zeroshot.alias_candidates.v1", a="table", b="path"))
+        self.settings = {"table": table, "path": path}
         self.path = None if path is None else str(path)
         self._table: Optional[AliasTableData] = None
         if path is None:
@@ -204,6 +207,7 @@ class KBCandidates(CandidateSource):
             raise ValueError(
                 Errors.E108.format(source="spacy-zeroshot.kb_candidates.v1", a="descriptions", b="descriptions_path")
             )
+        self.settings = {"kb_path": kb_path, "descriptions": descriptions, "descriptions_path": descriptions_path}
         self.kb_path = None if kb_path is None else str(kb_path)
         self.descriptions_path = None if descriptions_path is None else str(descriptions_path)
         self._kb = kb
