@@ -220,6 +220,13 @@ class Errors(metaclass=_CodedMeta):
         "--gpu-id {gpu_id}: run one process on the GPU instead."
     )
 
+    # Reading the user's files (annotate inputs, pipeline configs, candidate tables)
+    E210 = (
+        "The {what} {path} is encoded as {encoding} (it starts with a {encoding} byte-order "
+        "mark); only UTF-8 is read. Save it as UTF-8 (with or without a byte-order mark)."
+    )
+    E211 = "The {what} {path} is not valid UTF-8 at line {line}, byte {column} ({reason}). Save it as UTF-8."
+
     # Performance and runtime modes
     E250 = "`cache_size` must be a non-negative integer (0 turns the pair cache off), got {value!r}."
     E251 = (
