@@ -97,6 +97,7 @@ def make_zeroshot_nli(
         recheck_margin=recheck_margin,
         tune_allocator=tune_allocator,
     )
+    backend.settings_hint = "`{key}` on the '" + name + "' component"
     return ZeroShotNLI(nlp, name, backend)
 
 
