@@ -63,10 +63,15 @@ class ZeroShotClassifier:
         check_positional_template(hypothesis_template)
         check_choice("long_text", long_text, LONG_TEXT, "classifier")
         check_choice("aggregate", aggregate, AGGREGATE, "classifier")
+        filled: Dict[int, List[str]] = {}  # each distinct label list is filled in once
+        for labels in label_sets:
+            if id(labels) not in filled:
+                filled[id(labels)] = [hypothesis_template.format(label) for label in labels]
+        hypothesis_sets = [filled[id(labels)] for labels in label_sets]
         results = classify_each(
             self.backend,
             list(texts),
-            [[hypothesis_template.format(label) for label in labels] for labels in label_sets],
+            hypothesis_sets,
             multi_label=multi_label,
             long_text=long_text,
             aggregate=aggregate,
