@@ -143,6 +143,22 @@ def test_annotate_first_line_with_byte_order_mark_gets_everything(
     assert rows[0]["spans"] == rows[1]["spans"] and rows[0]["relations"] == rows[1]["relations"]
 
 
+def test_annotate_invalid_utf8_fails_or_is_skipped_by_file_and_line(
+    entity_pipeline: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(BOM + json.dumps({"text": LINE}).encode() + b'\r\n{"text": "caf\xe9"}\r\n')
+    assert main(["annotate", str(entity_pipeline), str(source), str(tmp_path / "out.jsonl"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "E208" in err and f"{source}:2" in err and "not valid UTF-8" in err
+    summary = tmp_path / "summary.json"
+    args = ["--quiet", "--on-error", "skip", "--summary", str(summary)]
+    assert main(["annotate", str(entity_pipeline), str(source), str(tmp_path / "out.jsonl"), *args]) == 0
+    assert [r["line"] for r in json.loads(summary.read_text())["skipped_records"]] == [2]
+    rows = (tmp_path / "out.jsonl").read_text(encoding="utf8").splitlines()
+    assert [json.loads(row)["text"] for row in rows] == [LINE]
+
+
 def test_annotate_utf16_input_fails_before_loading_the_model(
     entity_pipeline: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:

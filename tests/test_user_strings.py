@@ -22,6 +22,7 @@ import spacy
 import srsly
 from confection import Config
 from spacy.language import Language
+from spacy.tokens import DocBin
 from spacy.util import load_model_from_config
 
 from spacy_zeroshot.components.base import ZeroShotTask
@@ -241,9 +242,9 @@ def full_pipeline(model: str) -> Language:
     return nlp
 
 
-def annotations(nlp: Language) -> List[Dict[str, Any]]:
+def annotations(nlp: Language, docs: Any = None) -> List[Dict[str, Any]]:
     result = []
-    for doc in nlp.pipe(TEXTS):
+    for doc in docs if docs is not None else nlp.pipe(TEXTS):
         ents = [
             [e.start, e.end, e.label_, e.kb_id_, e._.zeroshot_type_scores, e._.zeroshot_link_scores] for e in doc.ents
         ]
@@ -263,6 +264,8 @@ def test_user_strings_hostile_pipeline_gives_identical_scores_after_every_roundt
     assert set(expected[0]["cats"]) == set(HOSTILE)
     assert {e[2] for e in expected[0]["ents"]} <= set(HOSTILE) | {"PERSON", "LOC"}
     assert expected[0]["relations"], "the relations must be exercised"
+    docbin = DocBin(docs=list(nlp.pipe(TEXTS)), store_user_data=True).to_bytes()
+    assert annotations(nlp, DocBin().from_bytes(docbin).get_docs(nlp.vocab)) == expected
     settings = settings_state(nlp)
     reloaded = roundtrips(nlp, tmp_path, skip=[])
     for path, again in reloaded.items():
