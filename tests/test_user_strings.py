@@ -252,6 +252,7 @@ def annotations(nlp: Language, docs: Any = None) -> List[Dict[str, Any]]:
     return json.loads(json.dumps(result))
 
 
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:.*W001")
 def test_user_strings_hostile_pipeline_gives_identical_scores_after_every_roundtrip(
     deberta_path: str, tmp_path: Path
@@ -349,6 +350,7 @@ path = ${{paths.aliases}}
     assert spacy.load(tmp_path / "saved").get_pipe("zeroshot_entity_linker").cfg["nil"] == "US$"
 
 
+@pytest.mark.slow
 def test_user_strings_hand_written_cfg_forms(deberta_path: str, tmp_path: Path) -> None:
     """In a .cfg a user writes `$` as `\\u0024` inside a JSON string, or a literal block."""
     text = f"""
