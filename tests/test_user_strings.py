@@ -127,8 +127,12 @@ def relation_configs(i: int, s: str, tmp: Path) -> Dict[str, Dict[str, Any]]:
     }
 
 
-FACTORIES = {"textcat_": "zeroshot_textcat", "typer": "zeroshot_entity_typer", "linker": "zeroshot_entity_linker",
-             "relations": "zeroshot_relation_extractor"}
+FACTORIES = {
+    "textcat_": "zeroshot_textcat",
+    "typer": "zeroshot_entity_typer",
+    "linker": "zeroshot_entity_linker",
+    "relations": "zeroshot_relation_extractor",
+}
 KINDS: Dict[str, Callable[[int, str, Path], Dict[str, Dict[str, Any]]]] = {
     "textcat": textcat_configs,
     "typer": typer_configs,
