@@ -102,6 +102,9 @@ class NLIBackend:
             raise ValueError(Errors.E250.format(value=cache_size))
         self.source = source
         self.revision = revision
+        # How error messages name a setting: as the caller passes it. Whoever builds the backend
+        # for the user sets it (the 'zeroshot_nli' component, `ZeroShotClassifier`).
+        self.settings_hint = "`NLIBackend(..., {key}=...)`"
         self.device_setting = device
         self.dtype_setting = dtype
         self.max_length_setting = max_length
@@ -163,7 +166,9 @@ class NLIBackend:
         num_labels = int(model.config.num_labels)
         if num_labels < 2:
             raise ValueError(Errors.E010.format(source=location, num_labels=num_labels))
-        indices = resolve_nli_indices(model.config.id2label, self.entailment_setting, self.contradiction_setting)
+        indices = resolve_nli_indices(
+            model.config.id2label, self.entailment_setting, self.contradiction_setting, setting=self.setting
+        )
         if tokenizer.pad_token is None:
             if tokenizer.eos_token is None:
                 raise ValueError(Errors.E014.format(source=location))
@@ -194,6 +199,11 @@ class NLIBackend:
         if isinstance(positions, int) and positions > 0:
             return positions
         return _FALLBACK_MAX_LENGTH
+
+    def setting(self, key: str) -> str:
+        """How the user sets `key` of this backend, for error messages, e.g. "`entailment_index`
+        on the 'zeroshot_nli' component" or "`ZeroShotClassifier(..., entailment_index=...)`"."""
+        return self.settings_hint.replace("{key}", key)
 
     @property
     def model(self) -> Any:
@@ -309,7 +319,9 @@ class NLIBackend:
         """Number of tokens of each text, without special tokens."""
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]
+        # verbose=False: no "Token indices sequence length is longer than the specified maximum"
+        # message; these counts decide truncation and windows, nothing runs at this length.
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def premise_budget(self, hypotheses: Sequence[str]) -> int:
@@ -329,7 +341,7 @@ class NLIBackend:
         Consecutive windows overlap by `stride` tokens so that no token is read without
         some context. A text that fits gives one window.
         """
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offsets = [(s, e) for s, e in encoded["offset_mapping"] if e > s]
         if len(offsets) <= max_tokens:
             return [(0, len(text))]
@@ -366,7 +378,7 @@ class NLIBackend:
             return np.zeros((0, num_classes), dtype=np.float32)
         exact = exact and self.precision.lossy
         if exact and self._exact_runner is None:
-            raise ValueError(Errors.E254)
+            raise ValueError(Errors.E254.format(setting=self.setting("recheck_margin")))
         key = self._exact_key if exact else self._model_key
         unique, inverse = deduplicate([(str(p), str(h)) for p, h in pairs])
         logits = np.empty((len(unique), num_classes), dtype=np.float32)
@@ -460,13 +472,21 @@ class NLIBackend:
             if not is_out_of_memory(err):
                 raise
             if len(batch) == 1:
-                raise RuntimeError(Errors.E251.format(length=lengths[batch[0]], device=self.device)) from err
+                raise RuntimeError(
+                    Errors.E251.format(
+                        length=lengths[batch[0]],
+                        device=self.device,
+                        max_length=self.setting("max_length"),
+                        dtype=self.setting("dtype"),
+                    )
+                ) from err
         empty_device_cache(self.device)
         half = (len(batch) + 1) // 2
         assert self._batching is not None
         self._batching = (self._batching[0], max(1, min(self._batching[1], half)))
         if not self._oom_warned:
-            warnings.warn(Warnings.W250.format(size=len(batch), half=half, device=self.device), stacklevel=2)
+            hint = {key: self.setting(key) for key in ("max_batch_pairs", "batch_tokens")}
+            warnings.warn(Warnings.W250.format(size=len(batch), half=half, device=self.device, **hint), stacklevel=2)
             self._oom_warned = True
         first = self._forward_or_split(features, batch[:half], lengths, exact)
         second = self._forward_or_split(features, batch[half:], lengths, exact)

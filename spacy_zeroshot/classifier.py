@@ -4,16 +4,18 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from .backend import NLIBackend
 from .errors import Errors
-from .tasks.classification import AGGREGATE, LONG_TEXT, classify
+from .tasks.classification import AGGREGATE, LONG_TEXT, classify_each
 from .validation import check_choice, check_positional_template, normalize_labels
 
 Result = Dict[str, Any]
+Labels = Union[str, Sequence[str]]
 
 
 class ZeroShotClassifier:
     """`classifier(text, candidate_labels, multi_label=..., hypothesis_template=...)` returning
     `{"sequence", "labels", "scores"}` sorted by score, like transformers' pipeline, but with
-    all texts x labels pooled into length-sorted batches.
+    all texts x labels pooled into length-sorted batches. Each text may have its own candidate
+    labels (a list of label lists), which transformers' pipeline does not support.
 
     model (Union[str, NLIBackend]): Hub id or local folder, or an existing backend to share
         (e.g. `nlp.get_pipe("zeroshot_nli").backend`).
@@ -21,46 +23,86 @@ class ZeroShotClassifier:
     """
 
     def __init__(self, model: Union[str, NLIBackend] = "knowledgator/comprehend_it-base", **backend_settings: Any) -> None:
-        self.backend = model if isinstance(model, NLIBackend) else NLIBackend(model, **backend_settings)
+        if isinstance(model, NLIBackend):
+            self.backend = model
+        else:
+            self.backend = NLIBackend(model, **backend_settings)
+            self.backend.settings_hint = "`ZeroShotClassifier(..., {key}=...)`"
 
     def __call__(
         self,
         sequences: Union[str, Sequence[str]],
-        candidate_labels: Union[str, Sequence[str]],
+        candidate_labels: Union[Labels, Sequence[Labels]],
         *,
         multi_label: bool = False,
         hypothesis_template: str = "This example is {}.",
         long_text: str = "truncate",
         aggregate: str = "max",
     ) -> Union[Result, List[Result]]:
-        """Classify one text (returns a dict) or a list of texts (returns a list of dicts)."""
+        """Classify one text (returns a dict) or a list of texts (returns a list of dicts).
+
+        sequences (Union[str, Sequence[str]]): A text, or a list of texts.
+        candidate_labels: The labels of every text (a list, or a comma-separated string), or
+            one such list per text (a list of lists as long as `sequences`). All (text, label)
+            pairs go to the model in one pooled call either way; each text's scores equal
+            those of classifying it alone.
+        multi_label (bool): Independent entail-vs-contradict scores instead of a softmax.
+        hypothesis_template (str): Exactly one "{}", where the label goes.
+        long_text (str): "truncate", "windows" or "sentences" for texts past `max_length`.
+        aggregate (str): "max" or "mean" of window scores.
+        RETURNS: {"sequence", "labels", "scores"} sorted by score (a list of them for a list).
+        RAISES ValueError: [E060] bad labels, [E016] one label list per text but not as many
+            lists as texts, [E017] labels mixed with lists of labels, [E061] bad sequences,
+            [E055] bad template.
+        """
         single = isinstance(sequences, str)
         texts: List[str] = [sequences] if isinstance(sequences, str) else sequences  # type: ignore[assignment]
         if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
             raise ValueError(Errors.E061.format(value=sequences))
-        labels = _candidate_labels(candidate_labels)
+        label_sets = _label_sets(candidate_labels, len(texts))
         check_positional_template(hypothesis_template)
         check_choice("long_text", long_text, LONG_TEXT, "classifier")
         check_choice("aggregate", aggregate, AGGREGATE, "classifier")
-        hypotheses = [hypothesis_template.format(label) for label in labels]
-        results = classify(
-            self.backend, list(texts), hypotheses, multi_label=multi_label, long_text=long_text, aggregate=aggregate
+        filled: Dict[int, List[str]] = {}  # each distinct label list is filled in once
+        for labels in label_sets:
+            if id(labels) not in filled:
+                filled[id(labels)] = [hypothesis_template.format(label) for label in labels]
+        hypothesis_sets = [filled[id(labels)] for labels in label_sets]
+        results = classify_each(
+            self.backend,
+            list(texts),
+            hypothesis_sets,
+            multi_label=multi_label,
+            long_text=long_text,
+            aggregate=aggregate,
         )
         outputs = []
-        for text, result in zip(texts, results):
+        for text, labels, result in zip(texts, label_sets, results):
             scores = [0.0] * len(labels) if result.scores is None else [float(s) for s in result.scores]
             order = sorted(range(len(labels)), key=lambda i: -scores[i])
             outputs.append({"sequence": text, "labels": [labels[i] for i in order], "scores": [scores[i] for i in order]})
         return outputs[0] if single else outputs
 
 
-def _candidate_labels(candidate_labels: Union[str, Sequence[str]]) -> List[str]:
+def _label_sets(candidate_labels: Union[Labels, Sequence[Labels]], n_texts: int) -> List[List[str]]:
+    """Per text, its validated candidate labels: one list for every text, or one list per text."""
+    if isinstance(candidate_labels, (list, tuple)) and any(isinstance(x, (list, tuple)) for x in candidate_labels):
+        if not all(isinstance(x, (list, tuple)) for x in candidate_labels):
+            raise ValueError(Errors.E017.format(value=candidate_labels))
+        if len(candidate_labels) != n_texts:
+            raise ValueError(Errors.E016.format(n_sets=len(candidate_labels), n_texts=n_texts))
+        return [_candidate_labels(labels, f"classifier (labels of text {i})") for i, labels in enumerate(candidate_labels)]
+    labels = _candidate_labels(candidate_labels, "classifier")  # type: ignore[arg-type]
+    return [labels] * n_texts
+
+
+def _candidate_labels(candidate_labels: Labels, name: str) -> List[str]:
     """Accept a list, or a comma-separated string as transformers does."""
     if isinstance(candidate_labels, str):
         candidate_labels = [label.strip() for label in candidate_labels.split(",") if label.strip()]
     if not isinstance(candidate_labels, (list, tuple)) or not candidate_labels:
         raise ValueError(Errors.E060.format(value=candidate_labels))
-    return list(normalize_labels(list(candidate_labels), "classifier"))
+    return list(normalize_labels(list(candidate_labels), name))
 
 
 def pipeline(model: str = "knowledgator/comprehend_it-base", device: Optional[Union[str, int]] = "auto", **settings: Any) -> ZeroShotClassifier:

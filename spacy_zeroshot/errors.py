@@ -48,8 +48,8 @@ class Warnings(metaclass=_CodedMeta):
     # Performance and runtime modes
     W250 = (
         "Ran out of memory on {device} with a batch of {size} pairs; retrying in halves and "
-        "capping batches at {half} pairs from now on. Set `max_batch_pairs` or `batch_tokens` "
-        "on the 'zeroshot_nli' component to start lower."
+        "capping batches at {half} pairs from now on. Set {max_batch_pairs} or {batch_tokens} "
+        "to start lower."
     )
 
     # Few-shot fine-tuning
@@ -68,12 +68,11 @@ class Errors(metaclass=_CodedMeta):
     # Backend and models
     E001 = (
         "Could not find the entailment label in the model's config: its labels are {labels}. "
-        "Set `entailment_index` on the 'zeroshot_nli' component to the index of the "
-        "entailment class."
+        "Set {setting} to the index of the entailment class."
     )
     E002 = (
         "Could not find the contradiction label in the model's config: its labels are "
-        "{labels}. Set `contradiction_index` on the 'zeroshot_nli' component."
+        "{labels}. Set {setting} to the index of the contradiction class."
     )
     E003 = "`{name}` is {index}, but the model has only {num_labels} output label(s) ({labels})."
     E004 = (
@@ -114,6 +113,16 @@ class Errors(metaclass=_CodedMeta):
         "been written by an incompatible version."
     )
 
+    # The plain classifier
+    E016 = (
+        "`candidate_labels` gives {n_sets} label set(s) for {n_texts} text(s). Give one list of "
+        "labels for every text, or a list of label lists with exactly one list per text."
+    )
+    E017 = (
+        "`candidate_labels` mixes labels and lists of labels ({value!r}). Give one list of labels "
+        "for every text (e.g. [\"a\", \"b\"]), or one list per text (e.g. [[\"a\", \"b\"], [\"c\"]])."
+    )
+
     # Shared task components and text classification
     E050 = (
         "Component '{name}' needs a 'zeroshot_nli' component before it in the pipeline "
@@ -130,9 +139,9 @@ class Errors(metaclass=_CodedMeta):
         "Invalid label {label!r} given to '{name}': labels must be non-empty strings."
     )
     E055 = (
-        "Invalid hypothesis template {template!r}: it must contain exactly one '{{}}' "
-        "placeholder (found {count}), e.g. \"This example is {{}}.\". Literal braces are "
-        "written '{{{{' and '}}}}'."
+        "Invalid hypothesis template {template!r}: {problem}. It must contain exactly one empty "
+        "placeholder '{{}}', where the label goes (no index such as '{{0}}', no name such as "
+        "'{{label}}'), e.g. \"This example is {{}}.\"; literal braces are written '{{{{' and '}}}}'."
     )
     E056 = "Invalid description for label {label!r}: descriptions must be non-empty strings."
     E057 = "Unknown `{key}` {value!r} for '{name}'. Use one of: {options}."
@@ -141,12 +150,20 @@ class Errors(metaclass=_CodedMeta):
         "`long_text` is \"sentences\", but a doc has no sentence boundaries. Add a "
         "'sentencizer' or a parser before '{name}', or use long_text=\"windows\"."
     )
-    E060 = "`candidate_labels` must be a non-empty string or list of strings, got {value!r}."
+    E060 = (
+        "`candidate_labels` must be a non-empty string or list of strings (for every text), or a "
+        "list of such lists (one per text), got {value!r}."
+    )
     E061 = "`sequences` must be a string or a list of strings, got {value!r}."
     E062 = (
         "Component '{name}' reads each span's sentence as its premise, but the doc has no "
         "sentence boundaries. Add a 'sentencizer' or a parser before it, or set its "
         "`context` to \"window\" or \"doc\"."
+    )
+    E063 = (
+        "A \"spacy-zeroshot.literal.v1\" block holds {text!r}, which is not JSON ({err}). "
+        "Copy the block from `nlp.config.to_str()` of a pipeline built in Python, or write "
+        "the value as JSON text in which '$' is written '\\u0024'."
     )
 
     # Entity typing and linking (E100-E149)
@@ -237,6 +254,13 @@ class Errors(metaclass=_CodedMeta):
         "--gpu-id {gpu_id}: run one process on the GPU instead."
     )
 
+    # Reading the user's files (annotate inputs, pipeline configs, candidate tables)
+    E210 = (
+        "The {what} {path} is encoded as {encoding} (it starts with a {encoding} byte-order "
+        "mark); only UTF-8 is read. Save it as UTF-8 (with or without a byte-order mark)."
+    )
+    E211 = "The {what} {path} is not valid UTF-8 at line {line}, byte {column} ({reason}). Save it as UTF-8."
+
     # Engines (Ray Data)
     E500 = (
         "The Ray engine needs Ray Data, which is not installed: pip install "
@@ -285,7 +309,7 @@ class Errors(metaclass=_CodedMeta):
     E250 = "`cache_size` must be a non-negative integer (0 turns the pair cache off), got {value!r}."
     E251 = (
         "Ran out of memory on {device} scoring a single pair of {length} tokens. Lower "
-        "`max_length` on the 'zeroshot_nli' component, use a smaller `dtype`, or run on the CPU."
+        "{max_length}, use a smaller {dtype}, or run on the CPU."
     )
     E252 = (
         "dtype \"int8\" needs torch's dynamic quantisation (torch.ao.quantization."
@@ -298,8 +322,7 @@ class Errors(metaclass=_CodedMeta):
     )
     E254 = (
         "Exact (float32) scoring was requested from a backend running a lossy dtype without "
-        "`recheck_margin`: set `recheck_margin` > 0 on the 'zeroshot_nli' component so that "
-        "it keeps a float32 model."
+        "`recheck_margin`: set {setting} > 0 so that it keeps a float32 model."
     )
 
     # Few-shot fine-tuning (training, spacy train, spacy-zeroshot finetune)

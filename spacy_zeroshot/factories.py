@@ -16,10 +16,22 @@ from .components.entity_typer import ZeroShotEntityTyper, score_entity_types
 from .components.nli import ZeroShotNLI
 from .components.relations import ZeroShotRelationExtractor
 from .components.textcat import ZeroShotTextCategorizer, score_cats
+from .components.user_strings import LITERAL, read_literal
 from .tasks.candidates import AliasTable, CandidateSource, KBCandidates
 from .tasks.relations import score_relations
 
 DEFAULT_MODEL = "knowledgator/comprehend_it-base"
+
+# ------------------------------------------------------------------------- literal values
+
+
+@registry.misc(LITERAL)
+def make_literal(json: str) -> Any:
+    """A setting's value stored exactly: the JSON text `json` decoded. spaCy's config writes a
+    user string that its interpolation would change (a `$`, `${...}`, a mapping key such as
+    "a = b") in this form; see `components.user_strings`."""
+    return read_literal(json)
+
 
 # ----------------------------------------------------------------------------- zeroshot_nli
 
@@ -90,6 +102,7 @@ def make_zeroshot_nli(
         recheck_margin=recheck_margin,
         tune_allocator=tune_allocator,
     )
+    backend.settings_hint = "`{key}` on the '" + name + "' component"
     return ZeroShotNLI(nlp, name, backend, freeze_embeddings=freeze_embeddings, l2_sp=l2_sp)
 
 

@@ -1,7 +1,7 @@
 """Which output class of an NLI model means entailment, and which contradiction."""
 
 import warnings
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Callable, Dict, Mapping, Optional, Tuple
 
 from .errors import Errors, Warnings
 
@@ -23,6 +23,8 @@ def resolve_nli_indices(
     id2label: Mapping[int, str],
     entailment_index: Optional[int] = None,
     contradiction_index: Optional[int] = None,
+    *,
+    setting: Callable[[str], str] = "`{}`".format,
 ) -> Tuple[int, int]:
     """Find the entailment and contradiction classes from the model's label names.
 
@@ -33,6 +35,8 @@ def resolve_nli_indices(
     id2label (Mapping[int, str]): The model config's `id2label`.
     entailment_index (Optional[int]): Explicit entailment class.
     contradiction_index (Optional[int]): Explicit contradiction class.
+    setting (Callable[[str], str]): How the caller sets a key, for the error messages
+        (e.g. `NLIBackend.setting`).
     RETURNS (Tuple[int, int]): (entailment, contradiction) class indices.
     """
     names = _class_names(id2label)
@@ -40,7 +44,7 @@ def resolve_nli_indices(
     if entailment_index is None:
         matches = [i for i, n in names.items() if n.lower().startswith("entail")]
         if len(matches) != 1:
-            raise ValueError(Errors.E001.format(labels=found))
+            raise ValueError(Errors.E001.format(labels=found, setting=setting("entailment_index")))
         entailment_index = matches[0]
     _check_index("entailment_index", entailment_index, names)
     if contradiction_index is None:
@@ -52,7 +56,7 @@ def resolve_nli_indices(
             warnings.warn(Warnings.W002.format(labels=found, index=other, label=names[other]), stacklevel=2)
             matches = [other]
         if len(matches) != 1:
-            raise ValueError(Errors.E002.format(labels=found))
+            raise ValueError(Errors.E002.format(labels=found, setting=setting("contradiction_index")))
         contradiction_index = matches[0]
     _check_index("contradiction_index", contradiction_index, names)
     if entailment_index == contradiction_index:

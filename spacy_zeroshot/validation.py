@@ -23,6 +23,9 @@ def normalize_labels(labels: Labels, name: str) -> Dict[str, str]:
     if isinstance(labels, Mapping):
         pairs = list(labels.items())
     else:
+        for label in labels:
+            if not isinstance(label, str) or not label.strip():
+                raise ValueError(Errors.E054.format(label=label, name=name))
         pairs = [(label, label) for label in labels]
         counts: Dict[str, int] = {}
         for label, _ in pairs:
@@ -49,11 +52,31 @@ def template_fields(template: str) -> List[str]:
 
 
 def check_positional_template(template: str) -> str:
-    """A hypothesis template with exactly one "{}" (the zero-shot pipeline's rule)."""
-    fields = template_fields(template) if isinstance(template, str) else ["<not a string>"]
-    if fields != [""]:
-        raise ValueError(Errors.E055.format(template=template, count=len(fields)))
-    return template
+    """A hypothesis template with exactly one "{}" (the zero-shot pipeline's rule).
+
+    RAISES ValueError: [E055] saying what is wrong: not a string, unmatched braces, no
+        placeholder, several, or a positional index / named field instead of "{}".
+    """
+    if not isinstance(template, str):
+        raise ValueError(Errors.E055.format(template=template, problem=f"it is a {type(template).__name__}, not a string"))
+    fields = template_fields(template)
+    if fields == [""]:
+        return template
+    if fields == ["<malformed>"]:
+        problem = "its braces do not match (a '{' or '}' without its partner)"
+    elif not fields:
+        problem = "it has no placeholder"
+    else:
+        problem = "it has " + ", ".join(_describe_field(field) for field in fields)
+    raise ValueError(Errors.E055.format(template=template, problem=problem))
+
+
+def _describe_field(field: str) -> str:
+    if not field:
+        return "'{}'"
+    if field.isdigit():
+        return f"'{{{field}}}' (a positional index)"
+    return f"'{{{field}}}' (a named field)"
 
 
 def check_threshold(value: float) -> float:

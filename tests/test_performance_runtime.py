@@ -152,7 +152,7 @@ def _oom_when_larger_than(backend, limit, error=None):
 def test_out_of_memory_halves_the_batch_and_retries(deberta_path, exact):
     backend = NLIBackend(deberta_path, device="cpu", max_batch_pairs=8).load()
     calls = _oom_when_larger_than(backend, 2)
-    with pytest.warns(UserWarning, match="W250"):
+    with pytest.warns(UserWarning, match=r"W250.*Set `NLIBackend\(\.\.\., max_batch_pairs=\.\.\.\)`"):
         logits = backend.score(PAIRS)
     assert np.abs(logits - exact).max() <= 1e-5
     assert calls == [5, 3, 2, 1, 2]  # 5 -> 3 + 2, then 3 -> 2 + 1

@@ -7,9 +7,10 @@ from typing import Any, Dict, List, Optional
 
 import spacy
 from spacy.language import Language
-from spacy.util import get_sourced_components, load_config, load_model_from_config
+from spacy.util import get_sourced_components, load_config_from_str, load_model_from_config
 
 from ..components.nli import ZeroShotNLI
+from ..encodings import read_utf8
 from ..errors import Errors
 
 
@@ -23,7 +24,9 @@ def load_pipeline(source: str, overrides: Dict[str, Any]) -> Language:
     path = Path(source)
     if path.is_file() and path.suffix == ".cfg":
         # What `spacy assemble` does, without writing the result to disk.
-        config = load_config(path, overrides=overrides, interpolate=False)
+        # spaCy's `load_config` reads plain UTF-8: a byte-order mark would hide the first section.
+        text = read_utf8(path, "config file")
+        config = load_config_from_str(text, overrides=overrides, interpolate=False)
         nlp = load_model_from_config(config, auto_fill=True)
         sourced = get_sourced_components(config.interpolate())
         nlp._link_components()
@@ -56,7 +59,7 @@ def nli_component_names(source: str, overrides: Dict[str, Any]) -> List[str]:
         path = path / "config.cfg"
     elif not path.is_file():  # an installed package: its data folder holds the config
         path = next(spacy.util.get_package_path(source).glob("*/config.cfg"))
-    config = load_config(path, overrides=overrides, interpolate=False)
+    config = load_config_from_str(read_utf8(path, "config file"), overrides=overrides, interpolate=False)
     components = config.get("components", {})
     pipeline = config.get("nlp", {}).get("pipeline", list(components))
     return [name for name in pipeline if components.get(name, {}).get("factory") == "zeroshot_nli"]

@@ -1,7 +1,10 @@
 """Input records for `spacy-zeroshot annotate`: .txt, .jsonl and .spacy files, or folders of them.
 
 Every record carries where it came from (file and line), so that a malformed one can be
-reported precisely and counted; nothing is dropped without a trace.
+reported precisely and counted; nothing is dropped without a trace. Text files are read as
+UTF-8 with an optional byte-order mark (Python's "utf-8-sig", what many Windows tools write):
+the mark is not part of the first record. A file in UTF-16 or UTF-32 is refused (`E210`), not
+read as garbage; invalid UTF-8 makes its line a malformed record.
 """
 
 import json
@@ -12,6 +15,7 @@ from typing import Any, Dict, Iterator, List, Optional, Union
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
+from ..encodings import check_utf8_file, decode_line, strip_bom
 from ..errors import Errors
 
 SUFFIXES = (".txt", ".jsonl", ".spacy")
@@ -69,8 +73,8 @@ def count_records(files: List[Path]) -> int:
             total += len(DocBin().from_disk(path))
             continue
         with path.open("rb") as f:
-            for raw in f:
-                if path.suffix == ".txt" or raw.strip():
+            for number, raw in enumerate(f, 1):
+                if path.suffix == ".txt" or (strip_bom(raw) if number == 1 else raw).strip():
                     total += 1
     return total
 
@@ -147,18 +151,19 @@ def _read_docbin(path: Path, vocab: Vocab, start: int, first: int = 0) -> Iterat
 def _read_lines(path: Path, text_key: str, start: int, offset: int = 0, first_line: int = 1) -> Iterator[Record]:
     is_txt = path.suffix == ".txt"
     index = start
+    check_utf8_file(path, "input file")
     with path.open("rb") as f:
         f.seek(offset)
         for number, raw in enumerate(f, first_line):
             offset += len(raw)
+            if number == 1:
+                raw = strip_bom(raw)
             if not is_txt and not raw.strip():
                 continue  # blank lines separate nothing in JSONL: they are not records
             record = Record(index, str(path), number, end=offset)
             index += 1
-            try:
-                line = raw.decode("utf8")
-            except UnicodeDecodeError as err:
-                record.error = f"not valid UTF-8 ({err.reason} at byte {err.start})"
+            line, record.error = decode_line(raw)
+            if line is None:
                 yield record
                 continue
             if is_txt:

@@ -20,6 +20,7 @@ from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 from .entity_typer import entries_by_span
 from .serialization import folder_from_bytes, folder_to_bytes
+from .user_strings import SettingPath, keep_exact
 
 LINK_SCORES_ATTR = "zeroshot_link_scores"
 if not Span.has_extension(LINK_SCORES_ATTR):
@@ -77,6 +78,16 @@ class ZeroShotEntityLinker(ZeroShotTask):
             "nil": nil,
         }
         self.scorer = scorer
+        user_settings: Dict[SettingPath, Any] = {("candidates", key): value for key, value in candidates.settings.items()}
+        user_settings.update(
+            spans_key=spans_key,
+            ent_labels=ent_labels,
+            hypothesis_template=hypothesis_template,
+            mention_markers=mention_markers,
+            nil=nil,
+            nli_component=nli_component,
+        )
+        keep_exact(nlp, name, user_settings)
 
     def set_candidates(self, source: CandidateSource) -> None:
         """Use another candidate source (e.g. `KBCandidates(kb=kb, descriptions=...)`)."""

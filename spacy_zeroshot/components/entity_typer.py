@@ -28,6 +28,7 @@ from ..tasks.gold import typing_groups
 from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
+from .user_strings import SettingPath, keep_exact
 
 TYPE_SCORES_ATTR = "zeroshot_type_scores"
 if not Span.has_extension(TYPE_SCORES_ATTR):
@@ -111,6 +112,14 @@ class ZeroShotEntityTyper(ZeroShotTask):
             "on_low_confidence": check_choice("on_low_confidence", on_low_confidence, ON_LOW_CONFIDENCE, name),
         }
         self.scorer = scorer
+        user_settings: Dict[SettingPath, Any] = {
+            "labels": labels,
+            "spans_key": spans_key,
+            "hypothesis_template": hypothesis_template,
+            "mention_markers": mention_markers,
+            "nli_component": nli_component,
+        }
+        keep_exact(nlp, name, user_settings)
 
     @property
     def labels(self) -> Tuple[str, ...]:

@@ -13,6 +13,7 @@ from thinc.api import Model, Optimizer
 from ..backend import NLIBackend
 from ..errors import Errors, Warnings
 from .serialization import folder_from_bytes, folder_to_bytes
+from .user_strings import keep_exact
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..training import NLITrainer, TrainGroup
@@ -43,6 +44,7 @@ class ZeroShotNLI:
         self.name = name
         self.backend = backend
         self.cfg: Dict[str, Any] = {"model": backend.source, "revision": backend.revision}
+        keep_exact(nlp, name, {"model": backend.source, "revision": backend.revision})
         self.freeze_embeddings = bool(freeze_embeddings)
         self.l2_sp = l2_sp
         # spaCy's training loop calls `finish_update` on components with a model that is

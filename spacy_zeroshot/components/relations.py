@@ -21,6 +21,7 @@ from ..tasks.relations import (
 from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
+from .user_strings import SettingPath, keep_exact
 
 DEFAULT_EXTENSION = "relations"
 
@@ -85,6 +86,15 @@ class ZeroShotRelationExtractor(ZeroShotTask):
         }
         self.scorer = scorer
         ensure_extension(extension)
+        user_settings: Dict[SettingPath, Any] = {
+            "labels": labels,
+            "template": template,
+            "thresholds": thresholds,
+            "spans_key": spans_key,
+            "extension": extension,
+            "nli_component": nli_component,
+        }
+        keep_exact(nlp, name, user_settings)
 
     @property
     def labels(self) -> Tuple[str, ...]:

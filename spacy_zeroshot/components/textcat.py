@@ -14,6 +14,7 @@ from ..tasks.gold import textcat_groups
 from ..training import TrainGroup
 from ..validation import Labels, check_choice, check_positional_template, check_threshold, normalize_labels
 from .base import ZeroShotTask, docs_as_list
+from .user_strings import keep_exact
 
 TRUNCATED_ATTR = "zeroshot_truncated"
 if not Doc.has_extension(TRUNCATED_ATTR):
@@ -66,6 +67,9 @@ class ZeroShotTextCategorizer(ZeroShotTask):
             "aggregate": check_choice("aggregate", aggregate, AGGREGATE, name),
         }
         self.scorer = scorer
+        keep_exact(
+            nlp, name, {"labels": labels, "hypothesis_template": hypothesis_template, "nli_component": nli_component}
+        )
 
     @property
     def labels(self) -> Tuple[str, ...]:

@@ -7,6 +7,7 @@ building a pipeline, or `spacy.load` of a saved one, never needs the original fi
 serialize their data with the pipeline.
 """
 
+import json
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Union
 
@@ -14,6 +15,7 @@ import srsly
 from spacy.kb import InMemoryLookupKB
 from spacy.vocab import Vocab
 
+from ..encodings import read_utf8
 from ..errors import Errors
 
 Candidate = Dict[str, str]
@@ -27,16 +29,32 @@ def alias_key(text: str) -> str:
 
 
 def _read_records(path: PathLike) -> Any:
-    """A JSON file's value, or the list of records of a JSONL file."""
+    """A JSON file's value, or the list of records of a JSONL file (blank lines skipped).
+
+    Read as UTF-8 with or without a byte-order mark (`encodings.read_utf8`: [E210] for UTF-16/32,
+    [E211] for invalid UTF-8); invalid JSON is [E106], naming the line.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(Errors.E106.format(path=path, problem="does not exist"))
-    try:
-        if path.suffix.lower() == ".jsonl":
-            return list(srsly.read_jsonl(path))
-        return srsly.read_json(path)
-    except ValueError as err:
-        raise ValueError(Errors.E106.format(path=path, problem=f"is not valid JSON ({err})")) from err
+    text = read_utf8(path, "candidate file")
+    if path.suffix.lower() != ".jsonl":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            problem = f"is not valid JSON ({err.msg} at line {err.lineno}, column {err.colno})"
+            raise ValueError(Errors.E106.format(path=path, problem=problem)) from None
+    records = []
+    # Records are split at "\n" only: U+2028 and other line separators may occur in strings.
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            problem = f"is not valid JSON at line {number} ({err.msg} at column {err.colno})"
+            raise ValueError(Errors.E106.format(path=path, problem=problem)) from None
+    return records
 
 
 def _candidate(entry: Any, where: str) -> Candidate:
@@ -92,6 +110,8 @@ class CandidateSource:
     """Base of candidate sources: `candidates(text)` plus serialization of the data."""
 
     kind = "base"
+    # The arguments it was built with from the config (for `components.user_strings.keep_exact`).
+    settings: Dict[str, Any] = {}
 
     def candidates(self, text: str) -> List[Candidate]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -122,6 +142,7 @@ class AliasTable(CandidateSource):
     def __init__(self, table: Optional[Any] = None, path: Optional[PathLike] = None) -> None:
         if table is not None and path is not None:
             raise ValueError(Errors.E108.format(source="spacy-zeroshot.alias_candidates.v1", a="table", b="path"))
+        self.settings = {"table": table, "path": path}
         self.path = None if path is None else str(path)
         self._table: Optional[AliasTableData] = None
         if path is None:
@@ -204,6 +225,7 @@ class KBCandidates(CandidateSource):
             raise ValueError(
                 Errors.E108.format(source="spacy-zeroshot.kb_candidates.v1", a="descriptions", b="descriptions_path")
             )
+        self.settings = {"kb_path": kb_path, "descriptions": descriptions, "descriptions_path": descriptions_path}
         self.kb_path = None if kb_path is None else str(kb_path)
         self.descriptions_path = None if descriptions_path is None else str(descriptions_path)
         self._kb = kb

@@ -4,7 +4,7 @@ Shared by the `zeroshot_textcat` component and the plain `ZeroShotClassifier`.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -59,18 +59,18 @@ def _pack_sentences(backend: "NLIBackend", text: str, sentences: Sequence[Span],
 def premise_windows(
     backend: "NLIBackend",
     texts: Sequence[str],
-    budget: int,
+    budgets: Sequence[int],
     long_text: str,
     sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
 ) -> List[Tuple[List[Span], bool]]:
     """Split each text into the premises to score: (character spans, truncated?).
 
-    An empty or whitespace-only text gets no premise. A text within `budget` tokens is one
-    premise, exactly as the zero-shot pipeline reads it.
+    An empty or whitespace-only text gets no premise. A text within its budget of tokens
+    (`budgets`, one per text) is one premise, exactly as the zero-shot pipeline reads it.
     """
     lengths = backend.token_lengths(list(texts))
     result: List[Tuple[List[Span], bool]] = []
-    for i, (text, n) in enumerate(zip(texts, lengths)):
+    for i, (text, n, budget) in enumerate(zip(texts, lengths, budgets)):
         if not text.strip():
             result.append(([], False))
         elif n <= budget or long_text == "truncate":
@@ -105,26 +105,71 @@ def classify(
         `recheck_margin`, scores close to it (or, exclusive, close top two) are re-checked.
     RETURNS (List[Classified]): Per text, scores aligned with `hypotheses`.
     """
+    return classify_each(
+        backend,
+        texts,
+        [hypotheses] * len(texts),
+        multi_label=multi_label,
+        long_text=long_text,
+        aggregate=aggregate,
+        sentences=sentences,
+        threshold=threshold,
+    )
+
+
+def classify_each(
+    backend: "NLIBackend",
+    texts: Sequence[str],
+    hypothesis_sets: Sequence[Sequence[str]],
+    *,
+    multi_label: bool,
+    long_text: str = "truncate",
+    aggregate: str = "max",
+    sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
+    threshold: float = 0.5,
+) -> List[Classified]:
+    """`classify` with each text scored against its own hypotheses, all pairs in one pooled call.
+
+    A text's premise budget comes from its own longest hypothesis, so every text is read
+    exactly as if it were classified alone; the backend de-duplicates and length-sorts the
+    pairs of all texts together.
+
+    hypothesis_sets (Sequence[Sequence[str]]): Per text, one filled template per candidate label.
+    RETURNS (List[Classified]): Per text, scores aligned with its hypotheses.
+    """
     if not any(text.strip() for text in texts):
         return [Classified(None, False) for _ in texts]  # no model call (nor load) for empty texts
-    budget = backend.premise_budget(hypotheses)
-    windows = premise_windows(backend, texts, budget, long_text, sentences)
-    pairs = [(text[s:e], h) for text, (spans, _) in zip(texts, windows) for s, e in spans for h in hypotheses]
+    budgets: Dict[Tuple[str, ...], int] = {}
+    for text, hypotheses in zip(texts, hypothesis_sets):
+        if text.strip() and tuple(hypotheses) not in budgets:
+            budgets[tuple(hypotheses)] = backend.premise_budget(hypotheses)
+    text_budgets = [budgets.get(tuple(hypotheses), 0) for hypotheses in hypothesis_sets]
+    windows = premise_windows(backend, texts, text_budgets, long_text, sentences)
+    pairs = [
+        (text[s:e], h)
+        for text, (spans, _), hypotheses in zip(texts, windows, hypothesis_sets)
+        for s, e in spans
+        for h in hypotheses
+    ]
     logits = backend.score(pairs)
-    n_labels = len(hypotheses)
-    ranges = row_ranges([len(spans) * n_labels for spans, _ in windows])
-    results = _text_results(backend, logits, windows, ranges, n_labels, multi_label, aggregate)
+    sizes = [len(hypotheses) for hypotheses in hypothesis_sets]
+    ranges = row_ranges([len(spans) * n for (spans, _), n in zip(windows, sizes)])
+    results = _text_results(backend, logits, windows, ranges, sizes, multi_label, aggregate)
     if backend.rechecks:
-        thresholds = [threshold] * n_labels if multi_label else None
         close = [
             rows
-            for rows, result in zip(ranges, results)
+            for rows, result, n in zip(ranges, results, sizes)
             if result.scores is not None
-            and is_close_call(result.scores, backend.recheck_margin, ranked=not multi_label, thresholds=thresholds)
+            and is_close_call(
+                result.scores,
+                backend.recheck_margin,
+                ranked=not multi_label,
+                thresholds=[threshold] * n if multi_label else None,
+            )
         ]
         if close:
             logits = backend.rescore_exact(pairs, logits, close)
-            results = _text_results(backend, logits, windows, ranges, n_labels, multi_label, aggregate)
+            results = _text_results(backend, logits, windows, ranges, sizes, multi_label, aggregate)
     return results
 
 
@@ -133,14 +178,15 @@ def _text_results(
     logits: np.ndarray,
     windows: Sequence[Tuple[List[Span], bool]],
     ranges: Sequence[Tuple[int, int]],
-    n_labels: int,
+    sizes: Sequence[int],
     multi_label: bool,
     aggregate: str,
 ) -> List[Classified]:
-    """Per text, its windows' scores aggregated; `ranges` are its rows of `logits`."""
+    """Per text, its windows' scores aggregated; `ranges` are its rows of `logits`, `sizes` its
+    number of hypotheses."""
     ent, contra = backend.entailment_index, backend.contradiction_index
     results: List[Classified] = []
-    for (spans, truncated), (start, end) in zip(windows, ranges):
+    for (spans, truncated), (start, end), n_labels in zip(windows, ranges, sizes):
         if not spans:
             results.append(Classified(None, False))
             continue
