@@ -77,7 +77,8 @@ def textcat_groups(
     docs = [premise_doc(example, needs_sentences, name) for example, _, _ in chosen]
     sentences = [[(s.start_char, s.end_char) for s in doc.sents] if needs_sentences and doc.text.strip() else None for doc in docs]
     texts = [doc.text for doc in docs]
-    windows = premise_windows(backend, texts, backend.premise_budget(hypotheses), long_text, sentences)
+    budget = backend.premise_budget(hypotheses)
+    windows = premise_windows(backend, texts, [budget] * len(texts), long_text, sentences)
     options = [[h] for h in hypotheses]
     groups = []
     for text, (spans, _), (_, gold, values) in zip(texts, windows, chosen):
