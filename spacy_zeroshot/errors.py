@@ -3,7 +3,7 @@
 Codes are grouped by area so that independent work does not collide:
 E001-E049 backend and models, E050-E099 shared components and text classification,
 E100-E149 entity typing and linking, E150-E199 relations, E200-E249 corpus annotation,
-E250-E299 performance and runtime modes. Warnings use the same ranges with a W prefix.
+E250-E299 performance and runtime modes, E400-E429 reranking. Warnings use the same ranges with a W prefix.
 """
 
 from typing import Any
@@ -39,6 +39,13 @@ class Warnings(metaclass=_CodedMeta):
         "Ran out of memory on {device} with a batch of {size} pairs; retrying in halves and "
         "capping batches at {half} pairs from now on. Set `max_batch_pairs` or `batch_tokens` "
         "on the 'zeroshot_nli' component to start lower."
+    )
+
+    # Reranking (W400-W409)
+    W400 = (
+        "{n} of {total} {what} are longer than the model's max_length ({max_length} tokens with "
+        "the hypothesis) and were truncated, so text past the limit was not read. Pass "
+        "long_text=\"windows\" ({where}) to score every window and keep the best."
     )
 
 
@@ -235,3 +242,26 @@ class Errors(metaclass=_CodedMeta):
         "`recheck_margin`: set `recheck_margin` > 0 on the 'zeroshot_nli' component so that "
         "it keeps a float32 model."
     )
+
+    # Reranking (E400-E429)
+    E400 = "A query must be a non-empty string{where}, got {value!r}."
+    E401 = (
+        "`documents` must be a list of strings (one query), or for a list of queries either one "
+        "list of strings shared by every query or one list of strings per query; got {value!r}."
+    )
+    E402 = "Got {n_queries} queries but {n_lists} lists of documents: give one list per query."
+    E403 = "`top_k` must be a positive integer or None, got {value!r}."
+    E404 = (
+        "Component '{name}' has no query for a doc: set `query` in its config, or give the doc "
+        "its own query in `doc._.zeroshot_query`."
+    )
+    E405 = (
+        "Component '{name}' ranks the doc's sentences, but the doc has no sentence boundaries. "
+        "Add a 'sentencizer' or a parser before it, or set `spans_key` to rank a span group."
+    )
+    E406 = (
+        "The {key} {value!r} of '{name}' contains '${{': spaCy's config would read it as a "
+        "variable reference, so a saved pipeline could not be loaded again. Give such a query per "
+        "doc in `doc._.zeroshot_query` instead."
+    )
+    E407 = "`{key}` of '{name}' must be a non-empty string, got {value!r}."
