@@ -260,8 +260,8 @@ class Errors(metaclass=_CodedMeta):
         "Add a 'sentencizer' or a parser before it, or set `spans_key` to rank a span group."
     )
     E406 = (
-        "The {key} {value!r} of '{name}' contains '${{': spaCy's config would read it as a "
-        "variable reference, so a saved pipeline could not be loaded again. Give such a query per "
-        "doc in `doc._.zeroshot_query` instead."
+        "Cannot save '{name}': its {key} {value!r} contains '${{', which spaCy's config.cfg "
+        "would read as a variable reference, so the saved pipeline could not be loaded again. "
+        "Give such a query per doc in `doc._.zeroshot_query` instead."
     )
     E407 = "`{key}` of '{name}' must be a non-empty string, got {value!r}."

@@ -40,7 +40,7 @@ def candidate_spans(doc: Doc, spans_key: Optional[str], name: str) -> List[Span]
     """The spans a doc ranks: its sentences (`spans_key` None) or `doc.spans[spans_key]`."""
     if spans_key is not None:
         return list(doc.spans[spans_key]) if spans_key in doc.spans else []
-    if not doc.text.strip():
+    if not len(doc):
         return []
     if not doc.has_annotation("SENT_START") and len(doc) > 1:
         raise ValueError(Errors.E405.format(name=name))
@@ -131,9 +131,6 @@ class ZeroShotSpanRanker(ZeroShotTask):
             "long_text": check_choice("long_text", long_text, LONG_TEXT, name),
             "aggregate": check_choice("aggregate", aggregate, AGGREGATE, name),
         }
-        for key in USER_STRINGS:
-            if "${" in (self.cfg[key] or ""):
-                raise ValueError(Errors.E406.format(key=key, value=self.cfg[key], name=name))
         self.scorer = scorer
 
     def query_for(self, doc: Doc) -> str:
@@ -201,9 +198,15 @@ class ZeroShotSpanRanker(ZeroShotTask):
         return self.scorer(examples, **settings)
 
     # The query and template are user strings: they are saved as component data, which wins
-    # over the config on load, so that spaCy's config interpolation of "$" cannot change them.
+    # over the config on load, so that spaCy's config interpolation of "$" cannot change them
+    # (the config may hold a mangled copy: confection writes "$" as "$$" and reads it back so).
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        for key in USER_STRINGS:
+            # Checked here, not when the component is built: a loaded config may hold a mangled
+            # "${" that the saved strings then replace. spaCy wrote config.cfg just before this.
+            if "${" in (self.cfg[key] or ""):
+                raise ValueError(Errors.E406.format(key=key, value=self.cfg[key], name=self.name))
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         srsly.write_json(path / STRINGS_FILE, {key: self.cfg[key] for key in USER_STRINGS})
