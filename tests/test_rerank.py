@@ -234,3 +234,37 @@ def test_example_rerank_with_trained_model(shared_minilm):
         "Add the garlic and tomatoes to the pan and simmer the sauce for ten minutes.",
     ]
     assert rows["evidence"]["evidence"][0] == "The new bridge will cost 40 million euros and open in 2027."
+
+
+def _benchmark():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "rerank_retrieval.py"
+    spec = importlib.util.spec_from_file_location("rerank_retrieval", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rerank_benchmark_skips_without_data(tmp_path, capsys):
+    assert _benchmark().main(["--data-path", str(tmp_path / "missing.csv")]) == 0
+    assert "skipping" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("data", ["agnews", "trec"])
+def test_rerank_benchmark_runs_on_tiny_model(deberta_path, tmp_path, capsys, data):
+    module = _benchmark()
+    if not module.DATASETS[data]["path"].exists():
+        pytest.skip(f"../shared/data for {data} is not available")
+    out_json = tmp_path / "figures.json"
+    args = ["--model", deberta_path, "--data", data, "--per-class", "3", "--hf", "--json", str(out_json)]
+    assert module.main(args) == 0
+    out = capsys.readouterr().out
+    assert "| **mean** |" in out and "pairs/s" in out and "speed-up" in out
+    figures = json.loads(out_json.read_text(encoding="utf8"))
+    assert figures["backend_calls_per_rerank"] == 1
+    assert figures["nli_pairs"] == figures["queries"] * figures["texts"]
+    assert figures["max_abs_diff_vs_hf"] <= TOLERANCE
+    for key in ("mrr", "ndcg@10", "p@10", "ap"):
+        assert 0.0 <= figures["mean"][key] <= 1.0 and 0.0 <= figures["random"][key] <= 1.0
