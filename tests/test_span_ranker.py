@@ -1,6 +1,7 @@
 """The zeroshot_span_ranker component: spaCy's component contract, queries, span groups, scores."""
 
 import copy
+import math
 import subprocess
 import sys
 import warnings
@@ -335,3 +336,17 @@ def test_span_ranker_long_span_truncates_with_warning_or_windows(make_nlp):
         warnings.simplefilter("error")
         windowed = build(make_nlp, long_text="windows")(text)
     assert windowed.spans["ranked"][0]._.zeroshot_relevance >= truncated.spans["ranked"][0]._.zeroshot_relevance - 1e-6
+
+
+def test_span_ranker_evaluate_counts_repeated_spans_once(make_nlp):
+    """A group may hold one text twice (two labels); it is one item of the ranking, so nDCG stays <= 1."""
+    nlp = build(make_nlp, sentencizer=False, spans_key="passages")
+    predicted = nlp.make_doc(ARTICLE)
+    predicted.spans["passages"] = [Span(predicted, 0, 7, label="A"), Span(predicted, 0, 7, label="B"), predicted[7:16]]
+    predicted = nlp(predicted)
+    reference = nlp.make_doc(ARTICLE)
+    reference.spans["ranked"] = [reference[0:7]]
+    scores = nlp.get_pipe("zeroshot_span_ranker").score([Example(predicted, reference)])
+    first = predicted[0:7]._.zeroshot_relevance >= predicted[7:16]._.zeroshot_relevance
+    assert scores["rank_mrr"] == (1.0 if first else 0.5)
+    assert scores["rank_ndcg"] == pytest.approx(1.0 if first else 1 / math.log2(3))

@@ -1,7 +1,7 @@
 """The `zeroshot_span_ranker` component: rank a doc's sentences (or a span group) against a query."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import srsly
 from spacy.language import Language
@@ -71,9 +71,12 @@ def score_span_ranking(examples: Iterable[Example], **kwargs: Any) -> Dict[str, 
         selection.fn += len(gold - kept)
         if not gold:
             continue
-        spans = candidate_spans(example.predicted, spans_key, name)
-        scores = [span._.get(RELEVANCE_ATTR) or 0.0 for span in spans]
-        relevant = [(spans[i].start_char, spans[i].end_char) in gold for i in ranked_order(scores)]
+        # Spans of a group with the same offsets share one score: rank each text once.
+        by_offsets: Dict[Tuple[int, int], float] = {}
+        for span in candidate_spans(example.predicted, spans_key, name):
+            by_offsets.setdefault((span.start_char, span.end_char), span._.get(RELEVANCE_ATTR) or 0.0)
+        offsets = list(by_offsets)
+        relevant = [offsets[i] in gold for i in ranked_order(list(by_offsets.values()))]
         reciprocal.append(reciprocal_rank(relevant))
         gains.append(ndcg(relevant, ideal=[1.0] * len(gold)) or 0.0)
     if not counted:
