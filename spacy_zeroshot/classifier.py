@@ -4,6 +4,7 @@ from typing import Any, Dict, List, Optional, Sequence, Union
 
 from .backend import NLIBackend
 from .errors import Errors
+from .tasks import ranking
 from .tasks.classification import AGGREGATE, LONG_TEXT, classify_each
 from .validation import check_choice, check_positional_template, normalize_labels
 
@@ -82,6 +83,45 @@ class ZeroShotClassifier:
             order = sorted(range(len(labels)), key=lambda i: -scores[i])
             outputs.append({"sequence": text, "labels": [labels[i] for i in order], "scores": [scores[i] for i in order]})
         return outputs[0] if single else outputs
+
+    def rerank(
+        self,
+        query: Union[str, Sequence[str]],
+        documents: Union[Sequence[str], Sequence[Sequence[str]]],
+        *,
+        template: str = ranking.DEFAULT_TEMPLATE,
+        top_k: Optional[int] = None,
+        long_text: str = "truncate",
+        aggregate: str = "max",
+    ) -> Union[Result, List[Result]]:
+        """Rank documents (e.g. search results) by how relevant they are to a query.
+
+        Each document is the premise and `template.format(query)` the hypothesis; each is
+        scored on its own as P(entailment) against P(contradiction), exactly the score of
+        `pipeline("zero-shot-classification")(document, [query], hypothesis_template=template,
+        multi_label=True)`. All (document, query) pairs of a call, of every query, go to the
+        model in one pooled, length-batched call.
+
+        query (Union[str, Sequence[str]]): A query, or a list of queries.
+        documents: For one query, a list of texts. For a list of queries, one list of texts
+            per query, or one list shared by all of them.
+        template (str): The hypothesis, with exactly one "{}" for the query, e.g. "This text is
+            about {}." (topics, the default) or "The answer is {}." (candidate answers).
+        top_k (Optional[int]): Keep only the best k documents; None keeps all.
+        long_text (str): "truncate" (warning `W400` when a document is cut) or "windows"
+            (score overlapping windows of a long document and `aggregate` them).
+        aggregate (str): "max" or "mean" of a document's window scores.
+        RETURNS: `{"query", "documents", "scores", "indices"}` with the documents sorted by
+            score, best first (ties keep input order), `indices` their positions in the
+            input list, scores in [0, 1]; a list of such dicts for a list of queries. Empty
+            documents score 0.0 without a model call.
+        RAISES: `E400` (bad query), `E401`/`E402` (bad documents), `E403` (bad `top_k`),
+            `E055` (bad template), `E057` (unknown `long_text`/`aggregate`), `E012` (a
+            hypothesis too long for the model).
+        """
+        return ranking.rerank(
+            self.backend, query, documents, template=template, top_k=top_k, long_text=long_text, aggregate=aggregate
+        )
 
 
 def _label_sets(candidate_labels: Union[Labels, Sequence[Labels]], n_texts: int) -> List[List[str]]:

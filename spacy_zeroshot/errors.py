@@ -3,7 +3,9 @@
 Codes are grouped by area so that independent work does not collide:
 E001-E049 backend and models, E050-E099 shared components and text classification,
 E100-E149 entity typing and linking, E150-E199 relations, E200-E249 corpus annotation,
-E250-E299 performance and runtime modes, E500-E549 engines (Ray Data). Warnings use the same ranges with a W prefix.
+E250-E299 performance and runtime modes, E300-E349 few-shot fine-tuning, E400-E429 reranking,
+E430-E469 calibration and the audit trail, E500-E549 engines (Ray Data). Warnings use the same
+ranges with a W prefix.
 """
 
 from typing import Any
@@ -61,6 +63,13 @@ class Warnings(metaclass=_CodedMeta):
         "The optimizer keeps parameter averages (`use_averages = true`), which cover thinc "
         "models only: '{name}' steps its torch weights with AdamW and evaluates and saves "
         "them as they are. Set `use_averages = false` in [training.optimizer]."
+    )
+
+    # Reranking (W400-W409)
+    W400 = (
+        "{n} of {total} {what} are longer than the model's max_length ({max_length} tokens with "
+        "the hypothesis) and were truncated, so text past the limit was not read. Pass "
+        "long_text=\"windows\" ({where}) to score every window and keep the best."
     )
 
 
@@ -335,3 +344,26 @@ class Errors(metaclass=_CodedMeta):
         "\"window\" or \"doc\"."
     )
     E304 = "Cannot fine-tune {what}: {problem}"
+
+    # Reranking (E400-E429)
+    E400 = "A query must be a non-empty string{where}, got {value!r}."
+    E401 = (
+        "`documents` must be a list of strings (one query), or for a list of queries either one "
+        "list of strings shared by every query or one list of strings per query; got {value!r}."
+    )
+    E402 = "Got {n_queries} queries but {n_lists} lists of documents: give one list per query."
+    E403 = "`top_k` must be a positive integer or None, got {value!r}."
+    E404 = (
+        "Component '{name}' has no query for a doc: set `query` in its config, or give the doc "
+        "its own query in `doc._.zeroshot_query`."
+    )
+    E405 = (
+        "Component '{name}' ranks the doc's sentences, but the doc has no sentence boundaries. "
+        "Add a 'sentencizer' or a parser before it, or set `spans_key` to rank a span group."
+    )
+    E406 = (
+        "Cannot save '{name}': its {key} {value!r} contains '${{', which spaCy's config.cfg "
+        "would read as a variable reference, so the saved pipeline could not be loaded again. "
+        "Give such a query per doc in `doc._.zeroshot_query` instead."
+    )
+    E407 = "`{key}` of '{name}' must be a non-empty string, got {value!r}."

@@ -15,6 +15,7 @@ from .components.entity_linker import ZeroShotEntityLinker, score_entity_links
 from .components.entity_typer import ZeroShotEntityTyper, score_entity_types
 from .components.nli import ZeroShotNLI
 from .components.relations import ZeroShotRelationExtractor
+from .components.span_ranker import ZeroShotSpanRanker, score_span_ranking
 from .components.textcat import ZeroShotTextCategorizer, score_cats
 from .components.user_strings import LITERAL, read_literal
 from .tasks.candidates import AliasTable, CandidateSource, KBCandidates
@@ -361,6 +362,63 @@ def make_zeroshot_entity_linker(
         mention_markers=mention_markers,
         threshold=threshold,
         nil=nil,
+        nli_component=nli_component,
+        scorer=scorer,
+    )
+
+
+# ----------------------------------------------------------------------- zeroshot_span_ranker
+
+
+@registry.scorers("spacy-zeroshot.span_ranker_scorer.v1")
+def make_span_ranker_scorer() -> Callable[..., Dict[str, Any]]:
+    return score_span_ranking
+
+
+@Language.factory(
+    "zeroshot_span_ranker",
+    assigns=["doc.spans", "span._.zeroshot_relevance"],
+    default_config={
+        "query": None,
+        "hypothesis_template": "This text is about {}.",
+        "spans_key": None,
+        "top_k": None,
+        "threshold": 0.0,
+        "output_key": "ranked",
+        "long_text": "truncate",
+        "aggregate": "max",
+        "nli_component": "zeroshot_nli",
+        "scorer": {"@scorers": "spacy-zeroshot.span_ranker_scorer.v1"},
+    },
+    default_score_weights={"rank_ndcg": 1.0, "rank_mrr": 0.0, "rank_f": 0.0, "rank_p": None, "rank_r": None},
+)
+def make_zeroshot_span_ranker(
+    nlp: Language,
+    name: str,
+    query: Optional[str],
+    hypothesis_template: str,
+    spans_key: Optional[str],
+    top_k: Optional[int],
+    threshold: float,
+    output_key: str,
+    long_text: str,
+    aggregate: str,
+    nli_component: str,
+    scorer: Optional[Callable[..., Dict[str, Any]]],
+) -> ZeroShotSpanRanker:
+    """Relevance of each sentence (or span of `doc.spans[spans_key]`) to a query, in
+    `span._.zeroshot_relevance`; the best spans in `doc.spans[output_key]`."""
+    return ZeroShotSpanRanker(
+        nlp,
+        name,
+        query=query,
+        hypothesis_template=hypothesis_template,
+        spans_key=spans_key,
+        top_k=top_k,
+        threshold=threshold,
+        output_key=output_key,
+        long_text=long_text,
+        aggregate=aggregate,
         nli_component=nli_component,
         scorer=scorer,
     )

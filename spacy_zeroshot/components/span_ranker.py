@@ -1,0 +1,232 @@
+"""The `zeroshot_span_ranker` component: rank a doc's sentences (or a span group) against a query."""
+
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+import srsly
+from spacy.language import Language
+from spacy.scorer import PRFScore
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example
+from spacy.util import SimpleFrozenList
+
+from ..errors import Errors
+from ..tasks.classification import AGGREGATE
+from ..tasks.ranking import (
+    LONG_TEXT,
+    check_query,
+    check_top_k,
+    ndcg,
+    ranked_order,
+    reciprocal_rank,
+    score_relevance,
+    warn_truncated,
+)
+from ..validation import check_choice, check_positional_template, check_threshold
+from .base import ZeroShotTask, docs_as_list
+
+RELEVANCE_ATTR = "zeroshot_relevance"
+QUERY_ATTR = "zeroshot_query"
+if not Span.has_extension(RELEVANCE_ATTR):
+    Span.set_extension(RELEVANCE_ATTR, default=None)
+if not Doc.has_extension(QUERY_ATTR):
+    Doc.set_extension(QUERY_ATTR, default=None)
+
+STRINGS_FILE = "strings.json"
+USER_STRINGS = ("query", "hypothesis_template")
+
+
+def candidate_spans(doc: Doc, spans_key: Optional[str], name: str) -> List[Span]:
+    """The spans a doc ranks: its sentences (`spans_key` None) or `doc.spans[spans_key]`."""
+    if spans_key is not None:
+        return list(doc.spans[spans_key]) if spans_key in doc.spans else []
+    if not len(doc):
+        return []
+    if not doc.has_annotation("SENT_START") and len(doc) > 1:
+        raise ValueError(Errors.E405.format(name=name))
+    return list(doc.sents)
+
+
+def score_span_ranking(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+    """Ranking and selection scores against gold relevant spans: the reference doc's
+    `doc.spans[output_key]` (docs without that group are skipped; spans match by character
+    offsets).
+
+    rank_mrr, rank_ndcg: mean reciprocal rank of the first relevant span and nDCG (binary
+        gains) of the ranking by `span._.zeroshot_relevance`, over docs with a relevant span;
+    rank_p, rank_r, rank_f: micro P/R/F of the spans kept in the predicted `doc.spans[output_key]`.
+    Values are None when no doc has the gold group.
+    """
+    spans_key, output_key = kwargs.get("spans_key"), kwargs.get("output_key", "ranked")
+    name = kwargs.get("name", "zeroshot_span_ranker")
+    selection, reciprocal, gains, counted = PRFScore(), [], [], 0
+    for example in examples:
+        if output_key not in example.reference.spans:
+            continue
+        counted += 1
+        gold = {(s.start_char, s.end_char) for s in example.reference.spans[output_key]}
+        kept = {(s.start_char, s.end_char) for s in example.predicted.spans.get(output_key, [])}
+        selection.tp += len(kept & gold)
+        selection.fp += len(kept - gold)
+        selection.fn += len(gold - kept)
+        if not gold:
+            continue
+        # Spans of a group with the same offsets share one score: rank each text once.
+        by_offsets: Dict[Tuple[int, int], float] = {}
+        for span in candidate_spans(example.predicted, spans_key, name):
+            by_offsets.setdefault((span.start_char, span.end_char), span._.get(RELEVANCE_ATTR) or 0.0)
+        offsets = list(by_offsets)
+        relevant = [offsets[i] in gold for i in ranked_order(list(by_offsets.values()))]
+        reciprocal.append(reciprocal_rank(relevant))
+        gains.append(ndcg(relevant, ideal=[1.0] * len(gold)) or 0.0)
+    if not counted:
+        return {key: None for key in ("rank_mrr", "rank_ndcg", "rank_p", "rank_r", "rank_f")}
+    return {
+        "rank_mrr": sum(reciprocal) / len(reciprocal) if reciprocal else None,
+        "rank_ndcg": sum(gains) / len(gains) if gains else None,
+        "rank_p": selection.precision,
+        "rank_r": selection.recall,
+        "rank_f": selection.fscore,
+    }
+
+
+class ZeroShotSpanRanker(ZeroShotTask):
+    """Scores how relevant each sentence of a doc (or each span of `doc.spans[spans_key]`) is to
+    a query, e.g. to select evidence for a claim, with the pipeline's NLI model.
+
+    The premise is the span's text, the hypothesis `hypothesis_template.format(query)`; the
+    score is P(entailment) against P(contradiction), as transformers' zero-shot pipeline with
+    `multi_label=True`. The query is the doc's own `doc._.zeroshot_query` when set, else
+    `query`. Scores go to `span._.zeroshot_relevance`; the spans scoring at least `threshold`,
+    best first and at most `top_k`, to `doc.spans[output_key]` (the group's `attrs["query"]`
+    says which query ranked them). All spans of all docs of a batch are scored in one call.
+    """
+
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        *,
+        query: Optional[str],
+        hypothesis_template: str,
+        spans_key: Optional[str],
+        top_k: Optional[int],
+        threshold: float,
+        output_key: str,
+        long_text: str,
+        aggregate: str,
+        nli_component: str,
+        scorer: Optional[Callable[..., Dict[str, Any]]],
+    ) -> None:
+        super().__init__(nlp, name, nli_component)
+        if query is not None:
+            check_query(query, f" (the `query` of '{name}')")
+        for key, value, optional in (("spans_key", spans_key, True), ("output_key", output_key, False)):
+            if not (isinstance(value, str) and value) and not (optional and value is None):
+                raise ValueError(Errors.E407.format(key=key, name=name, value=value))
+        self.cfg = {
+            "query": query,
+            "hypothesis_template": check_positional_template(hypothesis_template),
+            "spans_key": spans_key,
+            "top_k": check_top_k(top_k),
+            "threshold": check_threshold(threshold),
+            "output_key": output_key,
+            "long_text": check_choice("long_text", long_text, LONG_TEXT, name),
+            "aggregate": check_choice("aggregate", aggregate, AGGREGATE, name),
+        }
+        self.scorer = scorer
+
+    def query_for(self, doc: Doc) -> str:
+        """The query a doc is ranked against: `doc._.zeroshot_query`, else the component's `query`."""
+        own = doc._.get(QUERY_ATTR)
+        if own is not None:
+            return check_query(own, " in `doc._.zeroshot_query`")
+        if self.cfg["query"] is None:
+            raise ValueError(Errors.E404.format(name=self.name))
+        return self.cfg["query"]
+
+    def predict(self, docs: Iterable[Doc]) -> List[Dict[str, Any]]:
+        """Per doc {"query", "spans": [{"start", "end", "label", "kb_id", "score"}, ...], "kept":
+        [positions in "spans", best first]}; one backend call for the whole batch."""
+        docs = docs_as_list(docs)
+        cfg = self.cfg
+        queries = [self.query_for(doc) for doc in docs]
+        spans = [candidate_spans(doc, cfg["spans_key"], self.name) for doc in docs]
+        premises = [span.text for doc_spans in spans for span in doc_spans]
+        hypotheses = [cfg["hypothesis_template"].format(q) for q, doc_spans in zip(queries, spans) for _ in doc_spans]
+        groups, start = [], 0
+        for doc_spans in spans:
+            groups.append(list(range(start, start + len(doc_spans))))
+            start += len(doc_spans)
+        relevance = score_relevance(
+            self.backend,
+            premises,
+            hypotheses,
+            long_text=cfg["long_text"],
+            aggregate=cfg["aggregate"],
+            groups=groups,
+            threshold=cfg["threshold"] or None,
+        )
+        warn_truncated(self.backend, relevance.truncated, "span(s)", f"on component '{self.name}'")
+        predictions = []
+        for query, doc_spans, group in zip(queries, spans, groups):
+            scores = [float(relevance.scores[i]) for i in group]
+            entries = [
+                {"start": s.start, "end": s.end, "label": s.label_, "kb_id": s.kb_id_, "score": score}
+                for s, score in zip(doc_spans, scores)
+            ]
+            kept = [i for i in ranked_order(scores) if scores[i] >= cfg["threshold"]][: cfg["top_k"]]
+            predictions.append({"query": query, "spans": entries, "kept": kept})
+        return predictions
+
+    def set_annotations(self, docs: Iterable[Doc], predictions: List[Dict[str, Any]]) -> None:
+        output_key = self.cfg["output_key"]
+        for doc, prediction in zip(docs, predictions):
+            entries = prediction["spans"]
+            for entry in entries:
+                doc[entry["start"] : entry["end"]]._.set(RELEVANCE_ATTR, entry["score"])
+            kept = [
+                Span(doc, e["start"], e["end"], label=e["label"], kb_id=e["kb_id"])
+                for e in (entries[i] for i in prediction["kept"])
+            ]
+            doc.spans[output_key] = SpanGroup(doc, name=output_key, attrs={"query": prediction["query"]}, spans=kept)
+
+    def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
+        """`rank_mrr`, `rank_ndcg`, `rank_p`, `rank_r`, `rank_f` for `nlp.evaluate` (see
+        `score_span_ranking`)."""
+        if self.scorer is None:
+            return {}
+        settings = {"spans_key": self.cfg["spans_key"], "output_key": self.cfg["output_key"], "name": self.name}
+        settings.update(kwargs)
+        return self.scorer(examples, **settings)
+
+    # The query and template are user strings: they are saved as component data, which wins
+    # over the config on load, so that spaCy's config interpolation of "$" cannot change them
+    # (the config may hold a mangled copy: confection writes "$" as "$$" and reads it back so).
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        for key in USER_STRINGS:
+            # Checked here, not when the component is built: a loaded config may hold a mangled
+            # "${" that the saved strings then replace. spaCy wrote config.cfg just before this.
+            if "${" in (self.cfg[key] or ""):
+                raise ValueError(Errors.E406.format(key=key, value=self.cfg[key], name=self.name))
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        srsly.write_json(path / STRINGS_FILE, {key: self.cfg[key] for key in USER_STRINGS})
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotSpanRanker":
+        strings_file = Path(path) / STRINGS_FILE
+        if strings_file.exists():
+            self._restore(srsly.read_json(strings_file))
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return srsly.msgpack_dumps({key: self.cfg[key] for key in USER_STRINGS})
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotSpanRanker":
+        self._restore(srsly.msgpack_loads(bytes_data))
+        return self
+
+    def _restore(self, strings: Dict[str, Any]) -> None:
+        self.cfg["query"] = None if strings.get("query") is None else check_query(strings["query"])
+        self.cfg["hypothesis_template"] = check_positional_template(strings["hypothesis_template"])
