@@ -38,6 +38,7 @@ NLI_DEFAULT_CONFIG = {
     "num_threads": None,
     "recheck_margin": 0.0,
     "tune_allocator": True,
+    "save_io": False,
 }
 
 
@@ -59,6 +60,7 @@ def make_zeroshot_nli(
     num_threads: Optional[int],
     recheck_margin: float,
     tune_allocator: bool,
+    save_io: bool,
 ) -> ZeroShotNLI:
     """The shared NLI model of a pipeline. Nothing is loaded until first use.
 
@@ -66,8 +68,9 @@ def make_zeroshot_nli(
     `batch_tokens`/`max_batch_pairs` default per device, `optimize` turns on the faster
     equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores,
     `recheck_margin` > 0 re-scores close calls of a lossy dtype in float32, `tune_allocator`
-    raises glibc's malloc thresholds on the CPU (fewer page faults).
-    See README "Performance".
+    raises glibc's malloc thresholds on the CPU (fewer page faults), `save_io` keeps an audit
+    trail of every decision in `doc.user_data` (`spacy_zeroshot.audit.explain`).
+    See README "Performance" and "Audit trail".
     """
     backend = NLIBackend(
         model,
@@ -85,7 +88,7 @@ def make_zeroshot_nli(
         recheck_margin=recheck_margin,
         tune_allocator=tune_allocator,
     )
-    return ZeroShotNLI(nlp, name, backend)
+    return ZeroShotNLI(nlp, name, backend, save_io=save_io)
 
 
 # ------------------------------------------------------------------------- zeroshot_textcat

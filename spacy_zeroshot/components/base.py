@@ -1,14 +1,24 @@
-"""What every zero-shot task component shares: finding the pipeline's backend, batching docs."""
+"""What every zero-shot task component shares: finding the pipeline's backend, batching docs,
+the audit trail (`save_io`) and calibration on gold examples (`initialize`, `calibrate`)."""
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
-from spacy.util import minibatch
+from spacy.training import Example
+from spacy.util import SimpleFrozenList, minibatch
 
+from .. import audit
 from ..backend import NLIBackend
 from ..errors import Errors
 from .nli import ZeroShotNLI
+from .serialization import folder_from_bytes, folder_to_bytes
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..calibration import CalibrationReport, CalibrationTask
+
+CALIBRATION_FILE = "calibration.json"
 
 DEFAULT_NLI_COMPONENT = "zeroshot_nli"
 
@@ -27,6 +37,8 @@ class ZeroShotTask:
         self.name = name
         self.nli_component = nli_component
         self.cfg: Dict[str, Any] = {}
+        # Thresholds and wording chosen on gold examples (`calibrate`); saved by `to_disk`.
+        self.calibration: Optional[Dict[str, Any]] = None
 
     @property
     def nli(self) -> ZeroShotNLI:
@@ -60,21 +72,107 @@ class ZeroShotTask:
         raise NotImplementedError
 
     def __call__(self, doc: Doc) -> Doc:
-        self.set_annotations([doc], self.predict([doc]))
+        self._annotate([doc])
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Annotate docs in minibatches; all pairs of a minibatch share the scheduler."""
         for docs in minibatch(stream, size=batch_size):
-            self.set_annotations(docs, self.predict(docs))
+            self._annotate(docs)
             yield from docs
 
-    # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
-    # config=...)` overrides apply; components with data of their own add to_disk/from_disk.
+    def _annotate(self, docs: List[Doc]) -> None:
+        nli = self.nli
+        if not nli.save_io:
+            self.set_annotations(docs, self.predict(docs))
+            return
+        # The tasks add what they scored to the active trail (`audit.active_trail()`).
+        with audit.recording() as trail:
+            predictions = self.predict(docs)
+        self.set_annotations(docs, predictions)
+        trail.write(docs, self.name, nli.backend.class_names)
 
-    def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
-        """Check that the backend is reachable; zero-shot components need no training."""
+    # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
+    # config=...)` overrides apply; what calibration chose is component data (`to_disk`).
+
+    def initialize(
+        self,
+        get_examples: Optional[Callable[[], Iterable[Example]]] = None,
+        *,
+        nlp: Optional[Language] = None,
+        examples: Optional[Callable[[Language], Iterable[Example]]] = None,
+        calibrate: bool = True,
+        templates: Optional[List[str]] = None,
+        descriptions: Optional[Dict[str, List[Any]]] = None,
+        min_examples: int = 10,
+    ) -> None:
+        """Check that the backend is reachable and, given gold examples, calibrate.
+
+        get_examples (Optional[Callable]): spaCy's examples; used for calibration when they
+            carry gold annotation for this component (spaCy's dummy examples do not).
+        examples (Optional[Callable[[Language], Iterable[Example]]]): A corpus to calibrate
+            on instead, e.g. `{"@readers": "spacy.Corpus.v1", "path": "dev.spacy"}` in
+            `[initialize.components.<name>]` (`spacy assemble` passes no examples).
+        calibrate (bool): False: never calibrate here.
+        templates, descriptions, min_examples: As for `calibrate`.
+        """
         self.nli  # noqa: B018 - raises a clear error when the pipeline has no backend
+        self.load_resources()
+        if calibrate:
+            from ..calibration import calibrate_on_initialize
+
+            source = (lambda: examples(nlp or self._nlp)) if examples is not None else get_examples
+            calibrate_on_initialize(self, source, templates=templates, descriptions=descriptions, min_examples=min_examples)
+
+    def load_resources(self) -> None:
+        """Read what the component needs besides the model (e.g. candidate files)."""
+
+    def calibration_task(self) -> Optional["CalibrationTask"]:
+        """How this component's decisions are calibrated (None: they are not)."""
+        return None
+
+    def calibrate(
+        self,
+        examples: Iterable[Example],
+        *,
+        templates: Optional[List[str]] = None,
+        descriptions: Optional[Dict[str, List[Any]]] = None,
+        min_examples: int = 10,
+        thresholds: bool = True,
+    ) -> "CalibrationReport":
+        """Choose thresholds (and, given candidates, the wording) that maximise F1 on `examples`.
+
+        See `spacy_zeroshot.calibration.calibrate`; the choice is kept in `self.calibration`,
+        saved by `to_disk` and reused by `spacy.load`.
+        """
+        from ..calibration import calibrate
+
+        return calibrate(
+            self, examples, templates=templates, descriptions=descriptions, min_examples=min_examples, thresholds=thresholds
+        )
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.calibration is not None:
+            from ..calibration import write_calibration
+
+            write_calibration(path / CALIBRATION_FILE, self.calibration)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotTask":
+        file = Path(path) / CALIBRATION_FILE
+        if file.exists():
+            from ..calibration import apply_calibration, read_calibration
+
+            apply_calibration(self, read_calibration(file))
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return folder_to_bytes(self.to_disk, exclude)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotTask":
+        folder_from_bytes(bytes_data, self.from_disk, exclude)
+        return self
 
 
 def docs_as_list(docs: Iterable[Doc]) -> List[Doc]:

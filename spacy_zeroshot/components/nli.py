@@ -25,9 +25,12 @@ class ZeroShotNLI:
     weights and tokenizer inside the pipeline folder, so `spacy.load` works offline.
     """
 
-    def __init__(self, nlp: Language, name: str, backend: NLIBackend) -> None:
+    def __init__(self, nlp: Language, name: str, backend: NLIBackend, save_io: bool = False) -> None:
         self.name = name
         self.backend = backend
+        # The audit trail: the task components store what they scored (`spacy_zeroshot.audit`).
+        # A setting of the config, not of `cfg`, so that `spacy.load(..., config=...)` can turn it on.
+        self.save_io = bool(save_io)
         self.cfg: Dict[str, Any] = {"model": backend.source, "revision": backend.revision}
 
     def __call__(self, doc: Doc) -> Doc:
