@@ -220,6 +220,8 @@ def _wording_slots(
             raise ValueError(Errors.E434.format(name=task.name, what="hypothesis template"))
         slots.append((("template", None), _unique([task.get_template()] + [task.check_template(t) for t in templates])))
     if descriptions is not None:
+        if not task.label_wording:
+            raise ValueError(Errors.E434.format(name=task.name, what="label descriptions"))
         known = task.labels()
         if not isinstance(descriptions, Mapping):
             raise ValueError(Errors.E436.format(name=task.name, problem=f"got {descriptions!r}", known=known))
