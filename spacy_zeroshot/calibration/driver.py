@@ -20,7 +20,6 @@ from spacy.training import Example
 from spacy.util import logger
 
 from ..errors import Errors, Warnings
-from ..pair_cache import PairCache
 from .report import CalibrationReport
 from .search import DecisionSet, fit_thresholds, micro, prf
 from .store import VERSION
@@ -177,16 +176,17 @@ def _collect(task: CalibrationTask, component: "ZeroShotTask", docs: List[Doc], 
 
 @contextmanager
 def _pair_memo(backend: "NLIBackend", on: bool) -> Iterator[None]:
-    """Keep every scored pair while wordings are tried (the backend's own cache is restored)."""
+    """Keep every scored pair while wordings are tried, in the backend's pair cache enlarged
+    for the while (what it held is reused); its capacity is restored afterwards."""
     if not on:
         yield
         return
-    saved = backend.cache
-    backend.cache = PairCache(MEMO_PAIRS)
+    size = backend.cache.size
+    backend.cache.resize(max(size, MEMO_PAIRS))
     try:
         yield
     finally:
-        backend.cache = saved
+        backend.cache.resize(size)
 
 
 Thresholds = Tuple[float, Dict[str, float]]
