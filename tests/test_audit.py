@@ -77,6 +77,13 @@ def test_audit_textcat_logits_reproduce_the_scores(deberta_path: str, multi_labe
     assert audit.explain(nlp("")) == []  # an empty doc is never scored
 
 
+def test_audit_empty_docs_do_not_load_the_model(deberta_path: str) -> None:
+    nlp = textcat_nlp(deberta_path)
+    doc = nlp("  ")
+    assert not nlp.get_pipe("zeroshot_nli").backend.is_loaded
+    assert doc.user_data[audit.USER_DATA_KEY]["zeroshot_textcat"]["decisions"] == []
+
+
 def test_audit_windows_record_every_window(deberta_path: str) -> None:
     nlp = textcat_nlp(deberta_path, long_text="windows", multi_label=True)
     nlp.get_pipe("zeroshot_nli").backend.max_length_setting = 24

@@ -90,7 +90,8 @@ class ZeroShotTask:
         with audit.recording() as trail:
             predictions = self.predict(docs)
         self.set_annotations(docs, predictions)
-        trail.write(docs, self.name, nli.backend.class_names)
+        # An unloaded backend scored nothing (e.g. only empty docs): do not load it for names.
+        trail.write(docs, self.name, nli.backend.class_names if nli.backend.is_loaded else [])
 
     # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
     # config=...)` overrides apply; what calibration chose is component data (`to_disk`).
