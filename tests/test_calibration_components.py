@@ -141,6 +141,20 @@ def test_calibration_chooses_the_template_that_reproduces_gold(deberta_path: str
     assert loaded.evaluate(examples)["cats_micro_f"] == 1.0
 
 
+def test_calibration_state_keeps_earlier_choices(deberta_path: str, tmp_path: Path) -> None:
+    nlp = textcat_nlp(deberta_path)
+    textcat = nlp.get_pipe("zeroshot_textcat")
+    examples = cats_examples(nlp, "travel", cut_between([d.cats["travel"] for d in nlp.pipe(TEXTS)], 5)[1])
+    textcat.calibrate(examples, min_examples=2)
+    thresholds = dict(textcat.cfg["thresholds"])
+    textcat.calibrate(examples, descriptions={"cooking": ["food"]}, thresholds=False)
+    assert textcat.cfg["thresholds"] == thresholds
+    nlp.to_disk(tmp_path / "nlp")
+    loaded = spacy.load(tmp_path / "nlp").get_pipe("zeroshot_textcat")
+    assert loaded.cfg["thresholds"] == thresholds
+    assert loaded.cfg["descriptions"] == textcat.cfg["descriptions"]
+
+
 def test_calibration_scores_each_pair_once_across_candidates(deberta_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
     nlp = textcat_nlp(deberta_path)
     backend = nlp.get_pipe("zeroshot_nli").backend

@@ -113,11 +113,13 @@ def calibrate(
         task.set_thresholds(*chosen)
         _warn(component.name, after, fit.notes, fit.threshold, min_examples)
     report = _report(component.name, task, len(gold), min_examples, before, start, after, chosen, notes, wording)
+    # What an earlier calibration chose and this one did not revisit stays part of the state.
+    previous = component.calibration or {}
     component.calibration = {
         "version": VERSION,
-        "threshold": chosen[0] if fitting else None,
-        "thresholds": dict(chosen[1]) if fitting else {},
-        "wording": _wording_state(wording),
+        "threshold": chosen[0] if fitting else previous.get("threshold"),
+        "thresholds": dict(chosen[1]) if fitting else dict(previous.get("thresholds") or {}),
+        "wording": _wording_state(wording, previous.get("wording") or {}),
         "report": report.to_dict(),
     }
     return report
@@ -252,8 +254,8 @@ def _set_wording(task: CalibrationTask, slot: Slot, value: Any) -> None:
         task.set_label_wording(slot[1], value)
 
 
-def _wording_state(wording: List[Dict[str, Any]]) -> Dict[str, Any]:
-    state: Dict[str, Any] = {"template": None, "labels": {}}
+def _wording_state(wording: List[Dict[str, Any]], previous: Mapping[str, Any]) -> Dict[str, Any]:
+    state: Dict[str, Any] = {"template": previous.get("template"), "labels": dict(previous.get("labels") or {})}
     for slot in wording:
         if slot["slot"] == "template":
             state["template"] = slot["chosen"]
