@@ -232,6 +232,12 @@ class NLIBackend:
         return self._indices[1]
 
     @property
+    def class_names(self) -> List[str]:
+        """The model's output classes by index (`config.id2label`), e.g. for the audit trail."""
+        id2label = self.model.config.id2label
+        return [str(id2label.get(i, id2label.get(str(i), i))) for i in range(int(self.model.config.num_labels))]
+
+    @property
     def max_length(self) -> int:
         """Max tokens of a (premise, hypothesis) pair, special tokens included."""
         if self._model is None:

@@ -46,6 +46,21 @@ class Warnings(metaclass=_CodedMeta):
         "{actors} actors were asked for but the run has only {chunks} chunk(s) to annotate, so "
         "{idle} actor(s) would start (and load the model) for nothing; starting {chunks}."
     )
+    # Calibration and the audit trail (W430-W449)
+    W430 = (
+        "Calibrating '{name}': {n} label(s) have fewer than min_examples={min_examples} gold "
+        "examples, too few to choose a threshold of their own, and use the global threshold "
+        "{threshold:.3f} instead: {labels}."
+    )
+    W431 = (
+        "The calibration saved with '{name}' names label(s) the component does not have "
+        "({labels}); their thresholds and wording were ignored. Calibrate again after "
+        "changing the labels."
+    )
+    W432 = (
+        "Calibrating '{name}': the examples hold only {n} gold positive(s), fewer than "
+        "min_examples={min_examples}, so the thresholds were left unchanged."
+    )
 
     # Performance and runtime modes
     W250 = (
@@ -367,3 +382,31 @@ class Errors(metaclass=_CodedMeta):
         "Give such a query per doc in `doc._.zeroshot_query` instead."
     )
     E407 = "`{key}` of '{name}' must be a non-empty string, got {value!r}."
+
+    # Calibration and the audit trail (E430-E469)
+    E430 = (
+        "Component '{name}' cannot be calibrated: it has no thresholds or wording to choose "
+        "on gold examples."
+    )
+    E431 = (
+        "Calibrating '{name}' needs spaCy `Example` objects (predicted doc + gold reference), "
+        "got {value}."
+    )
+    E432 = (
+        "None of the {n} example(s) given to calibrate '{name}' holds gold annotation for it "
+        "({what} on the reference docs), so there is nothing to calibrate on."
+    )
+    E433 = (
+        "Invalid candidate wording {value!r} for label {label!r} of '{name}': expected {expected}."
+    )
+    E434 = "'{name}' has no {what} to choose among; leave that argument out for this component."
+    E435 = "`min_examples` must be a positive integer, got {value!r}."
+    E436 = (
+        "`descriptions` for calibrating '{name}' must map known labels to lists of candidates; "
+        "{problem}. Known labels: {known}."
+    )
+    E437 = "`templates` for calibrating '{name}' must be a non-empty list of templates, got {value!r}."
+    E438 = (
+        "The calibration saved at {path} cannot be read ({problem}). It may have been written "
+        "by another version: calibrate again, or delete that file."
+    )

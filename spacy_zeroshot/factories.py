@@ -51,6 +51,7 @@ NLI_DEFAULT_CONFIG = {
     "num_threads": None,
     "recheck_margin": 0.0,
     "tune_allocator": True,
+    "save_io": False,
     "freeze_embeddings": True,
     "l2_sp": 0.0,
 }
@@ -74,6 +75,7 @@ def make_zeroshot_nli(
     num_threads: Optional[int],
     recheck_margin: float,
     tune_allocator: bool,
+    save_io: bool,
     freeze_embeddings: bool,
     l2_sp: float,
 ) -> ZeroShotNLI:
@@ -83,9 +85,11 @@ def make_zeroshot_nli(
     `batch_tokens`/`max_batch_pairs` default per device, `optimize` turns on the faster
     equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores,
     `recheck_margin` > 0 re-scores close calls of a lossy dtype in float32, `tune_allocator`
-    raises glibc's malloc thresholds on the CPU (fewer page faults).
-    See README "Performance". Fine-tuning (`spacy train`): `freeze_embeddings` keeps the
-    word embeddings fixed, `l2_sp` > 0 pulls the weights toward the pretrained ones.
+    raises glibc's malloc thresholds on the CPU (fewer page faults), `save_io` keeps an audit
+    trail of every decision in `doc.user_data` (`spacy_zeroshot.audit.explain`).
+    See README "Performance" and "Audit trail". Fine-tuning (`spacy train`):
+    `freeze_embeddings` keeps the word embeddings fixed, `l2_sp` > 0 pulls the weights toward
+    the pretrained ones.
     """
     backend = NLIBackend(
         model,
@@ -104,7 +108,7 @@ def make_zeroshot_nli(
         tune_allocator=tune_allocator,
     )
     backend.settings_hint = "`{key}` on the '" + name + "' component"
-    return ZeroShotNLI(nlp, name, backend, freeze_embeddings=freeze_embeddings, l2_sp=l2_sp)
+    return ZeroShotNLI(nlp, name, backend, save_io=save_io, freeze_embeddings=freeze_embeddings, l2_sp=l2_sp)
 
 
 # ------------------------------------------------------------------------- zeroshot_textcat

@@ -44,6 +44,12 @@ class PairCache:
         while len(self._rows) > self.size:
             self._rows.popitem(last=False)
 
+    def resize(self, size: int) -> None:
+        """Change the capacity, evicting the least recently used rows beyond it (0: clear)."""
+        self.size = size
+        while len(self._rows) > max(size, 0):
+            self._rows.popitem(last=False)
+
     def clear(self) -> None:
         self._rows.clear()
         self.hits = self.misses = 0

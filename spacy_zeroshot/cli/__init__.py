@@ -47,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument(
         "--relations-attr", default="relations", help="The doc._ extension holding relations (default: relations)."
     )
+    sub.add_argument(
+        "--explain",
+        action="store_true",
+        help="Turn on the audit trail (save_io) and add each doc's decisions to the .jsonl: premise, hypothesis, logits, score.",
+    )
     sub.add_argument("--summary", type=Path, default=None, help="Also write the summary as JSON to this file.")
     sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
     ray = sub.add_argument_group("Ray engine (needs spacy-zeroshot[ray])")
@@ -126,6 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         resume=options.resume,
         quiet=options.quiet,
         relations_attr=options.relations_attr,
+        explain=options.explain,
         summary=options.summary,
         code=options.code,
         engine=options.engine,

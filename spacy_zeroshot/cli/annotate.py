@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from ..errors import Errors, Warnings
 from .chunks import ChunkStore, check_outputs
 from .export import DEFAULT_RELATIONS_ATTR, count_labels, review_record
-from .loading import import_code, load_pipeline, move_to_device
+from .loading import enable_audit_trail, import_code, load_pipeline, move_to_device
 from .plan import plan_chunks
 from .progress import PairCounter, Progress, estimate_line, format_summary, summarize
 from .readers import META_ATTR, Record, ensure_meta_extension, input_files, read_records
@@ -42,6 +42,7 @@ class AnnotateSettings:
     resume: bool = False
     quiet: bool = False
     relations_attr: str = DEFAULT_RELATIONS_ATTR
+    explain: bool = False
     summary: Optional[Path] = None
     code: Optional[str] = None
     engine: str = "local"
@@ -98,6 +99,8 @@ def _annotate_locally(
     import_code(settings.code)
     nlp = load_pipeline(settings.pipeline, settings.overrides)
     move_to_device(nlp, settings.gpu_id)
+    if settings.explain:
+        enable_audit_trail(nlp)
     ensure_meta_extension()
     load_seconds = time.perf_counter() - started
 
@@ -191,7 +194,9 @@ class _Run:
                     progress.update()
                 if record.meta is not None:
                     doc._.set(META_ATTR, record.meta)
-                row = review_record(doc, record.meta, relations_attr=self.settings.relations_attr)
+                row = review_record(
+                    doc, record.meta, relations_attr=self.settings.relations_attr, explain=self.settings.explain
+                )
                 count_labels(row, labels)
                 docs.append(doc)
                 rows.append(row)
@@ -257,6 +262,7 @@ def _fingerprint(settings: AnnotateSettings, files: List[Path], chunk_size: int)
         "chunk_size": chunk_size,
         "on_error": settings.on_error,
         "relations_attr": settings.relations_attr,
+        "explain": settings.explain,
     }
     if settings.engine != "local":  # a local run's fingerprint stays as it was before engines
         fingerprint["engine"] = settings.engine

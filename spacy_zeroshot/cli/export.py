@@ -9,17 +9,23 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from spacy.tokens import Doc, Span
 
+from ..audit import review_explanations
+
 TYPE_SCORES_ATTR = "zeroshot_type_scores"
 LINK_SCORES_ATTR = "zeroshot_link_scores"
 DEFAULT_RELATIONS_ATTR = "relations"
 
 
-def review_record(doc: Doc, meta: Any = None, *, relations_attr: str = DEFAULT_RELATIONS_ATTR) -> Dict[str, Any]:
+def review_record(
+    doc: Doc, meta: Any = None, *, relations_attr: str = DEFAULT_RELATIONS_ATTR, explain: bool = False
+) -> Dict[str, Any]:
     """One doc as a plain dict for review tools and JSONL.
 
     doc (Doc): An annotated doc.
     meta (Any): The input record's meta, passed through unchanged.
     relations_attr (str): The `doc._` extension holding relations.
+    explain (bool): Add "explain": the doc's audit trail (`audit.review_explanations`), the
+        premise, hypothesis, logits and score behind every decision ([] without a trail).
     RETURNS (Dict[str, Any]): {"text", "spans", "cats", "relations", "meta"}. Each span has
         character offsets ("start", "end"), token offsets ("token_start", "token_end",
         end exclusive), "text", "label", "source" ("ents" or "spans:<key>"), "score" (the
@@ -55,7 +61,10 @@ def review_record(doc: Doc, meta: Any = None, *, relations_attr: str = DEFAULT_R
                 if key in relation:
                     item[key] = relation[key]
             relations.append(item)
-    return {"text": doc.text, "spans": spans, "cats": dict(doc.cats), "relations": relations, "meta": meta}
+    record = {"text": doc.text, "spans": spans, "cats": dict(doc.cats), "relations": relations, "meta": meta}
+    if explain:
+        record["explain"] = review_explanations(doc)
+    return record
 
 
 def _span_record(span: Span, source: str) -> Dict[str, Any]:

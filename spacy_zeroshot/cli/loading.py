@@ -93,6 +93,12 @@ def move_to_device(nlp: Language, gpu_id: Optional[int]) -> None:
             backend.model.to(device=device, dtype=dtype)
 
 
+def enable_audit_trail(nlp: Language) -> None:
+    """Turn on `save_io` for every 'zeroshot_nli' component (what `--explain` exports)."""
+    for component in nli_components(nlp):
+        component.save_io = True
+
+
 def import_code(path: Optional[str]) -> None:
     """Import a Python file with the user's registered functions and components (like spaCy's --code)."""
     if not path:

@@ -1,21 +1,28 @@
-"""What every zero-shot task component shares: finding the pipeline's backend, batching docs."""
+"""What every zero-shot task component shares: finding the pipeline's backend, batching docs,
+the audit trail (`save_io`) and calibration on gold examples (`initialize`, `calibrate`)."""
 
 import warnings
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
-from spacy.util import minibatch
+from spacy.util import SimpleFrozenList, minibatch
 from thinc.api import Optimizer
 
+from .. import audit
 from ..backend import NLIBackend
 from ..errors import Errors, Warnings
 from .nli import ZeroShotNLI
+from .serialization import folder_from_bytes, folder_to_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..calibration import CalibrationReport, CalibrationTask
     from ..training import TrainGroup
+
+CALIBRATION_FILE = "calibration.json"
 
 DEFAULT_NLI_COMPONENT = "zeroshot_nli"
 # Training examples `initialize` checks for gold decisions.
@@ -36,6 +43,8 @@ class ZeroShotTask:
         self.name = name
         self.nli_component = nli_component
         self.cfg: Dict[str, Any] = {}
+        # Thresholds and wording chosen on gold examples (`calibrate`); saved by `to_disk`.
+        self.calibration: Optional[Dict[str, Any]] = None
 
     @property
     def nli(self) -> ZeroShotNLI:
@@ -76,13 +85,13 @@ class ZeroShotTask:
         raise NotImplementedError
 
     def __call__(self, doc: Doc) -> Doc:
-        self.set_annotations([doc], self.predict([doc]))
+        self._annotate([doc])
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
         """Annotate docs in minibatches; all pairs of a minibatch share the scheduler."""
         for docs in minibatch(stream, size=batch_size):
-            self.set_annotations(docs, self.predict(docs))
+            self._annotate(docs)
             yield from docs
 
     # Few-shot training: the task builds groups from gold examples with its inference
@@ -118,24 +127,113 @@ class ZeroShotTask:
         nli.task_updated(self.name)
         return losses
 
-    # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
-    # config=...)` overrides apply; components with data of their own add to_disk/from_disk.
+    def _annotate(self, docs: List[Doc]) -> None:
+        nli = self.nli
+        if not nli.save_io:
+            self.set_annotations(docs, self.predict(docs))
+            return
+        # The tasks add what they scored to the active trail (`audit.active_trail()`).
+        with audit.recording() as trail:
+            predictions = self.predict(docs)
+        self.set_annotations(docs, predictions)
+        # An unloaded backend scored nothing (e.g. only empty docs): do not load it for names.
+        trail.write(docs, self.name, nli.backend.class_names if nli.backend.is_loaded else [])
 
     # What `W300` says a task reads, when a training corpus has none of it.
     gold_description = "gold annotation"
 
-    def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
-        """Check that the backend is reachable. Given training examples (`spacy train`),
-        check that they hold gold decisions for this task (warning `W300` if none; a setting
-        that cannot build training premises raises here, not mid-training)."""
+    # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
+    # config=...)` overrides apply; what calibration chose is component data (`to_disk`).
+
+    def initialize(
+        self,
+        get_examples: Optional[Callable[[], Iterable[Example]]] = None,
+        *,
+        nlp: Optional[Language] = None,
+        examples: Optional[Callable[[Language], Iterable[Example]]] = None,
+        calibrate: bool = True,
+        templates: Optional[List[str]] = None,
+        descriptions: Optional[Dict[str, List[Any]]] = None,
+        min_examples: int = 10,
+    ) -> None:
+        """Check that the backend is reachable and, given gold examples, calibrate.
+
+        get_examples (Optional[Callable]): spaCy's examples; used for calibration when they
+            carry gold annotation for this component (spaCy's dummy examples do not).
+        examples (Optional[Callable[[Language], Iterable[Example]]]): A corpus to calibrate
+            on instead, e.g. `{"@readers": "spacy.Corpus.v1", "path": "dev.spacy"}` in
+            `[initialize.components.<name>]` (`spacy assemble` passes no examples).
+        calibrate (bool): False: never calibrate here.
+        templates, descriptions, min_examples: As for `calibrate`.
+        """
         self.nli  # noqa: B018 - raises a clear error when the pipeline has no backend
-        if get_examples is None:
-            return
-        # Examples without any gold annotation (spaCy's dummy examples for a plain
-        # `nlp.initialize()`, raw text) are no training corpus: nothing to warn about.
+        self.load_resources()
+        if calibrate:
+            from ..calibration import calibrate_on_initialize
+
+            source = (lambda: examples(nlp or self._nlp)) if examples is not None else get_examples
+            calibrate_on_initialize(self, source, templates=templates, descriptions=descriptions, min_examples=min_examples)
+        if get_examples is not None:
+            self._check_training_examples(get_examples)
+
+    def _check_training_examples(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+        """Warn (`W300`) when gold examples hold nothing this task can learn from; a setting
+        that cannot build training premises raises here, not mid-training. Examples without
+        any gold annotation (spaCy's dummy examples for a plain `nlp.initialize()`, raw
+        text) are no training corpus: nothing to warn about."""
         sample = [eg for eg in islice(get_examples(), INIT_SAMPLE) if _has_gold(eg)]
         if sample and not self.training_groups(sample):
-            warnings.warn(Warnings.W300.format(name=self.name, n=len(sample), what=self.gold_description), stacklevel=2)
+            warnings.warn(Warnings.W300.format(name=self.name, n=len(sample), what=self.gold_description), stacklevel=3)
+
+    def load_resources(self) -> None:
+        """Read what the component needs besides the model (e.g. candidate files)."""
+
+    def calibration_task(self) -> Optional["CalibrationTask"]:
+        """How this component's decisions are calibrated (None: they are not)."""
+        return None
+
+    def calibrate(
+        self,
+        examples: Iterable[Example],
+        *,
+        templates: Optional[List[str]] = None,
+        descriptions: Optional[Dict[str, List[Any]]] = None,
+        min_examples: int = 10,
+        thresholds: bool = True,
+    ) -> "CalibrationReport":
+        """Choose thresholds (and, given candidates, the wording) that maximise F1 on `examples`.
+
+        See `spacy_zeroshot.calibration.calibrate`; the choice is kept in `self.calibration`,
+        saved by `to_disk` and reused by `spacy.load`.
+        """
+        from ..calibration import calibrate
+
+        return calibrate(
+            self, examples, templates=templates, descriptions=descriptions, min_examples=min_examples, thresholds=thresholds
+        )
+
+    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if self.calibration is not None:
+            from ..calibration import write_calibration
+
+            write_calibration(path / CALIBRATION_FILE, self.calibration)
+
+    def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotTask":
+        file = Path(path) / CALIBRATION_FILE
+        if file.exists():
+            from ..calibration import apply_calibration, read_calibration
+
+            apply_calibration(self, read_calibration(file))
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
+        return folder_to_bytes(self.to_disk, exclude)
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotTask":
+        folder_from_bytes(bytes_data, self.from_disk, exclude)
+        return self
 
 
 def _has_gold(example: Example) -> bool:

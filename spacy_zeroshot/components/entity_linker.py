@@ -1,7 +1,7 @@
 """The `zeroshot_entity_linker` component: zero-shot disambiguation among candidate entities."""
 
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from spacy.language import Language
 from spacy.scorer import Scorer
@@ -19,8 +19,10 @@ from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 from .entity_typer import entries_by_span
-from .serialization import folder_from_bytes, folder_to_bytes
 from .user_strings import SettingPath, keep_exact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..calibration import CalibrationTask
 
 LINK_SCORES_ATTR = "zeroshot_link_scores"
 if not Span.has_extension(LINK_SCORES_ATTR):
@@ -97,10 +99,9 @@ class ZeroShotEntityLinker(ZeroShotTask):
 
     gold_description = "entity spans with a `kb_id_` among their candidates"
 
-    def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
-        """Check the backend and read the candidate files, so that a bad file fails early."""
+    def load_resources(self) -> None:
+        """Read the candidate files (in `initialize`), so that a bad file fails early."""
         self.candidates.load()
-        super().initialize(get_examples, nlp=nlp)
 
     def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
         """Per gold mention whose `kb_id_` is one of its candidates: that candidate vs the
@@ -151,6 +152,11 @@ class ZeroShotEntityLinker(ZeroShotTask):
             for entry in entries:
                 doc[entry["start"] : entry["end"]]._.set(LINK_SCORES_ATTR, dict(entry["scores"]))
 
+    def calibration_task(self) -> "CalibrationTask":
+        from ..calibration.tasks import LinkerCalibration
+
+        return LinkerCalibration(self)
+
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Entity-linking P/R/F for `nlp.evaluate`: `nel_micro_p`, `nel_micro_r`, `nel_micro_f`."""
         if self.scorer is None:
@@ -161,7 +167,7 @@ class ZeroShotEntityLinker(ZeroShotTask):
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
+        super().to_disk(path, exclude=exclude)
         if CANDIDATES_DIR not in exclude:
             source_to_disk(self.candidates, path / CANDIDATES_DIR)
 
@@ -169,11 +175,5 @@ class ZeroShotEntityLinker(ZeroShotTask):
         path = Path(path)
         if CANDIDATES_DIR not in exclude and (path / CANDIDATES_DIR).is_dir():
             self.candidates = source_from_disk(path / CANDIDATES_DIR)
-        return self
-
-    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
-        return folder_to_bytes(self.to_disk, exclude)
-
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotEntityLinker":
-        folder_from_bytes(bytes_data, self.from_disk, exclude)
+        super().from_disk(path, exclude=exclude)
         return self

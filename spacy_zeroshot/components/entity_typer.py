@@ -1,6 +1,6 @@
 """The `zeroshot_entity_typer` component: zero-shot (re)typing of entity spans."""
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.scorer import Scorer
@@ -29,6 +29,9 @@ from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 from .user_strings import SettingPath, keep_exact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..calibration import CalibrationTask
 
 TYPE_SCORES_ATTR = "zeroshot_type_scores"
 if not Span.has_extension(TYPE_SCORES_ATTR):
@@ -109,6 +112,7 @@ class ZeroShotEntityTyper(ZeroShotTask):
             "mention_markers": check_markers(mention_markers, name),
             "multi_label": bool(multi_label),
             "threshold": check_threshold(threshold),
+            "thresholds": {},  # per type, from calibration (`calibrate`, `initialize`)
             "on_low_confidence": check_choice("on_low_confidence", on_low_confidence, ON_LOW_CONFIDENCE, name),
         }
         self.scorer = scorer
@@ -146,6 +150,7 @@ class ZeroShotEntityTyper(ZeroShotTask):
             threshold=cfg["threshold"],
             on_low_confidence=cfg["on_low_confidence"],
             name=self.name,
+            thresholds=cfg["thresholds"],
         )
 
     gold_description = "entity spans whose label is one of its types"
@@ -190,6 +195,11 @@ class ZeroShotEntityTyper(ZeroShotTask):
             for entry in entries:
                 if entry["keep"]:
                     doc[entry["start"] : entry["end"]]._.set(TYPE_SCORES_ATTR, dict(entry["scores"]))
+
+    def calibration_task(self) -> "CalibrationTask":
+        from ..calibration.tasks import TyperCalibration
+
+        return TyperCalibration(self)
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Span P/R/F per type for `nlp.evaluate` (`ents_*`, or `spans_{key}_*`)."""

@@ -36,6 +36,7 @@ class ZeroShotNLI:
         nlp: Language,
         name: str,
         backend: NLIBackend,
+        save_io: bool = False,
         *,
         freeze_embeddings: bool = True,
         l2_sp: float = 0.0,
@@ -43,6 +44,9 @@ class ZeroShotNLI:
         self._nlp = nlp
         self.name = name
         self.backend = backend
+        # The audit trail: the task components store what they scored (`spacy_zeroshot.audit`).
+        # A setting of the config, not of `cfg`, so that `spacy.load(..., config=...)` can turn it on.
+        self.save_io = bool(save_io)
         self.cfg: Dict[str, Any] = {"model": backend.source, "revision": backend.revision}
         keep_exact(nlp, name, {"model": backend.source, "revision": backend.revision})
         self.freeze_embeddings = bool(freeze_embeddings)

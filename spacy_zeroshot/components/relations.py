@@ -1,6 +1,6 @@
 """The `zeroshot_relation_extractor` component: relations between entity pairs in `doc._.relations`."""
 
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -22,6 +22,9 @@ from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask, docs_as_list
 from .user_strings import SettingPath, keep_exact
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..calibration import CalibrationTask
 
 DEFAULT_EXTENSION = "relations"
 
@@ -160,6 +163,11 @@ class ZeroShotRelationExtractor(ZeroShotTask):
     def spans(self, doc: Doc) -> List[RelationSpans]:
         """The doc's relations with head and tail as `Span` objects."""
         return relation_spans(doc, self.cfg["extension"])
+
+    def calibration_task(self) -> "CalibrationTask":
+        from ..calibration.tasks import RelationCalibration
+
+        return RelationCalibration(self)
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Relation scores for `nlp.evaluate`: `rel_micro_p`, `rel_micro_r`, `rel_micro_f`, `rel_per_type`."""

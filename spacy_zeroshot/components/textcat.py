@@ -1,13 +1,14 @@
 """The `zeroshot_textcat` component: zero-shot text classification into `doc.cats`."""
 
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
 
+from .. import audit
 from ..errors import Errors, Warnings
 from ..tasks.classification import AGGREGATE, LONG_TEXT, classify
 from ..tasks.gold import textcat_groups
@@ -16,20 +17,55 @@ from ..validation import Labels, check_choice, check_positional_template, check_
 from .base import ZeroShotTask, docs_as_list
 from .user_strings import keep_exact
 
+if TYPE_CHECKING:  # pragma: no cover
+    from ..calibration import CalibrationTask
+
 TRUNCATED_ATTR = "zeroshot_truncated"
 if not Doc.has_extension(TRUNCATED_ATTR):
     Doc.set_extension(TRUNCATED_ATTR, default=False)
 
 
 def score_cats(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
-    """spaCy's text classification scores (`cats_*`), exclusive or multi-label."""
+    """spaCy's text classification scores (`cats_*`), exclusive or multi-label.
+
+    With per-label `thresholds` (calibrated, multi-label), each label's predicted scores are
+    mapped by a monotone piecewise-linear function that sends its threshold (else the global
+    `threshold`) to 0.5, and spaCy's scorer decides at 0.5: decisions follow each label's
+    threshold and the AUCs are unchanged.
+    """
+    threshold = kwargs.get("threshold", 0.5)
+    thresholds: Dict[str, float] = kwargs.get("thresholds") or {}
+    getter: Callable[[Doc, str], Any] = getattr
+    if thresholds and kwargs.get("multi_label", False):
+        examples = list(examples)
+        predicted = {id(eg.predicted) for eg in examples}
+        own = dict(thresholds)
+        default = threshold
+        threshold = 0.5
+
+        def getter(doc: Doc, attr: str) -> Any:
+            cats = getattr(doc, attr)
+            if id(doc) not in predicted:
+                return cats
+            return {k: _rescale(v, own.get(k, default), 0.5) for k, v in cats.items()}
+
     return Scorer.score_cats(
         examples,
         "cats",
+        getter=getter,
         labels=kwargs["labels"],
         multi_label=kwargs.get("multi_label", False),
-        threshold=kwargs.get("threshold", 0.5),
+        threshold=threshold,
     )
+
+
+def _rescale(score: float, own: float, target: float) -> float:
+    """Map [0, own) onto [0, target) and [own, 1] onto [target, 1], linearly."""
+    if own == target:
+        return score
+    if score < own:
+        return score * target / own
+    return target + (score - own) * (1.0 - target) / (1.0 - own) if own < 1.0 else target
 
 
 class ZeroShotTextCategorizer(ZeroShotTask):
@@ -63,6 +99,7 @@ class ZeroShotTextCategorizer(ZeroShotTask):
             "hypothesis_template": check_positional_template(hypothesis_template),
             "multi_label": bool(multi_label),
             "threshold": check_threshold(threshold),
+            "thresholds": {},  # per label, from calibration (`calibrate`, `initialize`)
             "long_text": check_choice("long_text", long_text, LONG_TEXT, name),
             "aggregate": check_choice("aggregate", aggregate, AGGREGATE, name),
         }
@@ -74,6 +111,19 @@ class ZeroShotTextCategorizer(ZeroShotTask):
     @property
     def labels(self) -> Tuple[str, ...]:
         return tuple(self.cfg["labels"])
+
+    def threshold_for(self, label: str) -> float:
+        """The multi-label decision threshold of `label` (calibrated, else `threshold`)."""
+        return float(self.cfg["thresholds"].get(label, self.cfg["threshold"]))
+
+    def decided_labels(self, doc: Doc) -> List[str]:
+        """The labels `doc` is given: in multi-label mode every label whose score reaches its
+        threshold (`threshold_for`), else the best label (none for an empty doc)."""
+        cats = {label: doc.cats[label] for label in self.labels if label in doc.cats}
+        if self.cfg["multi_label"]:
+            return [label for label, score in cats.items() if score >= self.threshold_for(label)]
+        best = max(cats, key=lambda label: cats[label], default=None)
+        return [] if best is None or cats[best] <= 0.0 else [best]
 
     @property
     def hypotheses(self) -> List[str]:
@@ -87,23 +137,31 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         sentences = None
         if long_text == "sentences":
             sentences = [_sentence_spans(doc, self.name) for doc in docs]
+        hypotheses = self.hypotheses
+        thresholds = [self.threshold_for(label) for label in self.labels]
         results = classify(
             self.backend,
             [doc.text for doc in docs],
-            self.hypotheses,
+            hypotheses,
             multi_label=self.cfg["multi_label"],
             long_text=long_text,
             aggregate=self.cfg["aggregate"],
             sentences=sentences,
-            threshold=self.cfg["threshold"],
+            threshold=thresholds,
         )
+        trail = audit.active_trail()
         predictions = []
-        for result in results:
+        for i, result in enumerate(results):
             if result.scores is None:
                 cats = {label: 0.0 for label in self.labels}
             else:
                 cats = {label: float(s) for label, s in zip(self.labels, result.scores)}
             predictions.append({"cats": cats, "truncated": result.truncated})
+            if trail is not None and result.logits is not None:
+                for j, label in enumerate(self.labels):
+                    pairs = [(span, hypotheses[j], result.logits[w, j]) for w, span in enumerate(result.premises)]
+                    limit = thresholds[j] if self.cfg["multi_label"] else None
+                    trail.add(i, audit.DOC_TARGET, label, cats[label], pairs, limit)
         truncated = sum(bool(p["truncated"]) for p in predictions)
         if truncated:
             warnings.warn(
@@ -137,6 +195,11 @@ class ZeroShotTextCategorizer(ZeroShotTask):
             doc.cats.update(prediction["cats"])
             doc._.set(TRUNCATED_ATTR, prediction["truncated"])
 
+    def calibration_task(self) -> "CalibrationTask":
+        from ..calibration.tasks import TextcatCalibration
+
+        return TextcatCalibration(self)
+
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Text classification scores for `nlp.evaluate`: `cats_score`, `cats_micro_f`, ..."""
         if self.scorer is None:
@@ -145,6 +208,8 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         # Exclusive mode decides by argmax alone: a winning label with a score below 0.5 still counts.
         threshold = self.cfg["threshold"] if multi_label else 0.0
         settings = {"labels": self.labels, "multi_label": multi_label, "threshold": threshold}
+        if multi_label and self.cfg["thresholds"]:
+            settings["thresholds"] = dict(self.cfg["thresholds"])
         settings.update(kwargs)
         return self.scorer(examples, **settings)
 

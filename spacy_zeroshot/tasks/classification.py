@@ -4,7 +4,7 @@ Shared by the `zeroshot_textcat` component and the plain `ZeroShotClassifier`.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -21,10 +21,16 @@ Span = Tuple[int, int]
 
 @dataclass
 class Classified:
-    """Scores of one text: one per hypothesis (None for an empty text), and whether it was cut."""
+    """Scores of one text: one per hypothesis (None for an empty text), and whether it was cut.
+
+    `premises` are the character spans of the text that were scored (one per window) and
+    `logits` their raw logits, shape (windows, hypotheses, classes), for the audit trail.
+    """
 
     scores: Optional[np.ndarray]
     truncated: bool
+    premises: Sequence[Span] = ()
+    logits: Optional[np.ndarray] = None
 
 
 def _window_stride(budget: int) -> int:
@@ -91,7 +97,7 @@ def classify(
     long_text: str = "truncate",
     aggregate: str = "max",
     sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
-    threshold: float = 0.5,
+    threshold: Union[float, Sequence[float]] = 0.5,
 ) -> List[Classified]:
     """Score every text against every hypothesis in one pooled call to the backend.
 
@@ -101,8 +107,9 @@ def classify(
     long_text (str): "truncate", "windows" or "sentences" for texts past the token budget.
     aggregate (str): "max" or "mean" of per-window scores.
     sentences (Optional[Sequence]): Per text, sentence character spans (for "sentences").
-    threshold (float): The multi-label decision threshold: with the backend's
-        `recheck_margin`, scores close to it (or, exclusive, close top two) are re-checked.
+    threshold (Union[float, Sequence[float]]): The multi-label decision threshold, or one
+        per hypothesis: with the backend's `recheck_margin`, scores close to it (or,
+        exclusive, close top two) are re-checked.
     RETURNS (List[Classified]): Per text, scores aligned with `hypotheses`.
     """
     return classify_each(
@@ -126,7 +133,7 @@ def classify_each(
     long_text: str = "truncate",
     aggregate: str = "max",
     sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
-    threshold: float = 0.5,
+    threshold: Union[float, Sequence[float]] = 0.5,
 ) -> List[Classified]:
     """`classify` with each text scored against its own hypotheses, all pairs in one pooled call.
 
@@ -164,13 +171,18 @@ def classify_each(
                 result.scores,
                 backend.recheck_margin,
                 ranked=not multi_label,
-                thresholds=[threshold] * n if multi_label else None,
+                thresholds=_thresholds(threshold, n) if multi_label else None,
             )
         ]
         if close:
             logits = backend.rescore_exact(pairs, logits, close)
             results = _text_results(backend, logits, windows, ranges, sizes, multi_label, aggregate)
     return results
+
+
+def _thresholds(threshold: Union[float, Sequence[float]], n: int) -> List[float]:
+    """One multi-label threshold per label: the global one, or the calibrated list."""
+    return [float(threshold)] * n if isinstance(threshold, (int, float)) else list(threshold)
 
 
 def _text_results(
@@ -193,5 +205,5 @@ def _text_results(
         block = logits[start:end].reshape(len(spans), n_labels, -1)
         per_window = np.stack([candidate_scores(w, ent, contra, multi_label) for w in block])
         scores = per_window.max(axis=0) if aggregate == "max" else per_window.mean(axis=0)
-        results.append(Classified(scores, truncated))
+        results.append(Classified(scores, truncated, spans, block))
     return results

@@ -6,11 +6,12 @@ backend, so pairs from all spans of all docs share the scheduler's batches.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 from spacy.tokens import Doc, Span, SpanGroup
 
+from .. import audit
 from ..errors import Errors
 from ..maths import candidate_scores, is_close_call
 from ..scheduler import row_ranges
@@ -28,22 +29,31 @@ TYPER_FIELDS = ("mention", "label")
 
 @dataclass
 class SpanQuery:
-    """One mention to decide: its premise and one hypothesis per option (type or candidate)."""
+    """One mention to decide: its premise and one hypothesis per option (type or candidate).
+
+    While an audit trail is recording, `score_queries` fills `logits` (options x classes).
+    """
 
     premise: str
     options: List[str]
     hypotheses: List[str]
+    logits: Optional[np.ndarray] = None
 
 
 def score_queries(
-    backend: "NLIBackend", queries: Sequence[SpanQuery], multi_label: bool = False, threshold: Optional[float] = None
+    backend: "NLIBackend",
+    queries: Sequence[SpanQuery],
+    multi_label: bool = False,
+    threshold: Optional[float] = None,
+    thresholds: Optional[Mapping[str, float]] = None,
 ) -> List[Dict[str, float]]:
     """Scores of every option of every query, from one pooled backend call.
 
     Exclusive softmax across a query's options unless `multi_label` or a single option
     (transformers' zero-shot pipeline rule). A query without options gets {}. The best option
-    wins if it reaches `threshold`: with the backend's `recheck_margin`, queries whose best two
-    options, or whose scores and `threshold`, are close are re-checked in float32.
+    wins if it reaches its threshold (`thresholds[option]`, else `threshold`): with the
+    backend's `recheck_margin`, queries whose best two options, or whose scores and
+    thresholds, are close are re-checked in float32.
     """
     pairs = [(q.premise, h) for q in queries for h in q.hypotheses]
     if not pairs:
@@ -54,16 +64,20 @@ def score_queries(
     if backend.rechecks:
         close = [
             rows
-            for rows, option_scores in zip(ranges, scores)
+            for query, rows, option_scores in zip(queries, ranges, scores)
             if is_close_call(
                 option_scores,
                 backend.recheck_margin,
                 ranked=True,
-                thresholds=None if threshold is None else [threshold] * option_scores.size,
+                thresholds=None if threshold is None else [(thresholds or {}).get(o, threshold) for o in query.options],
             )
         ]
         if close:
-            scores = _query_scores(backend, backend.rescore_exact(pairs, logits, close), ranges, multi_label)
+            logits = backend.rescore_exact(pairs, logits, close)
+            scores = _query_scores(backend, logits, ranges, multi_label)
+    if audit.active_trail() is not None:
+        for query, (start, end) in zip(queries, ranges):
+            query.logits = logits[start:end]
     return [{option: float(s) for option, s in zip(q.options, row)} for q, row in zip(queries, scores)]
 
 
@@ -121,6 +135,17 @@ def mention_premise(
     start = span.start_char - around.start_char
     end = span.end_char - around.start_char
     return f"{text[:start]}{markers[0]}{text[start:end]}{markers[1]}{text[end:]}"
+
+
+def premise_reference(
+    doc: Doc, span: Span, context: str, window: int, markers: Optional[Sequence[str]], premise: str, name: str
+) -> audit.Premise:
+    """How the audit trail stores a mention's premise: its character offsets in the doc, or
+    its text when mention markers make it differ from the doc."""
+    if markers:
+        return premise
+    around = context_span(doc, span.start, span.end, context, window, name)
+    return [around.start_char, around.end_char]
 
 
 def target_spans(doc: Doc, spans_key: Optional[str]) -> List[Span]:
@@ -195,13 +220,14 @@ def proposal_spans(doc: Doc, proposals: Optional[str], name: str) -> List[Span]:
 
 
 def type_decision(
-    scores: Mapping[str, float], threshold: float, on_low_confidence: str
+    scores: Mapping[str, float], threshold: float, on_low_confidence: str, thresholds: Optional[Mapping[str, float]] = None
 ) -> Tuple[Optional[str], bool]:
-    """(chosen type or None, keep the span?) for one span's scores."""
+    """(chosen type or None, keep the span?) for one span's scores: the best type, if it
+    reaches its threshold (`thresholds[type]`, else `threshold`)."""
     if not scores:
         return None, True
     best = max(scores, key=lambda t: scores[t])
-    if scores[best] >= threshold:
+    if scores[best] >= (thresholds or {}).get(best, threshold):
         return best, True
     return None, on_low_confidence == "keep"
 
@@ -221,14 +247,20 @@ def type_spans(
     threshold: float,
     on_low_confidence: str,
     name: str,
+    thresholds: Optional[Mapping[str, float]] = None,
 ) -> List[List[Dict[str, Any]]]:
     """Decide the type of every span of every doc, scoring all of them in one backend call.
+
+    A span takes its best type if that reaches `thresholds[type]` (calibrated), else
+    `threshold`.
 
     RETURNS (List[List[Dict[str, Any]]]): Per doc, one plain dict per scored span:
         {"start", "end", "label" (its label before typing), "type" (the new label, or None
         to keep the old one), "keep" (False: remove the span), "proposed" (a new span from
         `proposals`), "scores" ({type: score})}.
     """
+    trail = audit.active_trail()
+    premises: List[audit.Premise] = []
     entries: List[List[Dict[str, Any]]] = []
     queries: List[SpanQuery] = []
     for doc in docs:
@@ -250,11 +282,34 @@ def type_spans(
             hypotheses = [hypothesis_template.format(mention=span.text, label=text) for text in options.values()]
             queries.append(SpanQuery(premise, list(options), hypotheses))
             doc_entries.append({"start": span.start, "end": span.end, "label": span.label_, "proposed": proposed})
+            if trail is not None:
+                premises.append(premise_reference(doc, span, context, window, mention_markers, premise, name))
         entries.append(doc_entries)
-    all_scores = iter(score_queries(backend, queries, multi_label, threshold))
+    all_scores = iter(score_queries(backend, queries, multi_label, threshold, thresholds))
     for doc_entries in entries:
         for entry in doc_entries:
             scores = next(all_scores)
-            chosen, keep = type_decision(scores, threshold, "drop" if entry["proposed"] else on_low_confidence)
+            chosen, keep = type_decision(scores, threshold, "drop" if entry["proposed"] else on_low_confidence, thresholds)
             entry.update({"type": chosen, "keep": keep, "scores": scores})
+    if trail is not None:
+        record_queries(trail, entries, queries, premises, lambda option: (thresholds or {}).get(option, threshold))
     return entries
+
+
+def record_queries(
+    trail: audit.AuditTrail,
+    entries: Sequence[Sequence[Mapping[str, Any]]],
+    queries: Sequence[SpanQuery],
+    premises: Sequence[audit.Premise],
+    threshold_of: Callable[[str], float],
+) -> None:
+    """Add one decision per option of every scored span to the audit trail."""
+    flat = iter(zip(queries, premises))
+    for doc_index, doc_entries in enumerate(entries):
+        for entry in doc_entries:
+            query, premise = next(flat)
+            target = audit.span_target(entry["start"], entry["end"])
+            for k, option in enumerate(query.options):
+                logits = query.logits[k] if query.logits is not None else []
+                pair = (premise, query.hypotheses[k], logits)
+                trail.add(doc_index, target, option, entry["scores"][option], [pair], threshold_of(option))

@@ -4,8 +4,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
 
 from spacy.tokens import Doc
 
+from .. import audit
 from .candidates import Candidate, CandidateSource
-from .entities import SpanQuery, mention_premise, score_queries, target_spans
+from .entities import SpanQuery, mention_premise, premise_reference, record_queries, score_queries, target_spans
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -54,6 +55,8 @@ def link_spans(
     RETURNS (List[List[Dict[str, Any]]]): Per doc, per linked mention: {"start", "end",
         "label", "kb_id" (chosen id or `nil`), "scores" ({candidate id: score})}.
     """
+    trail = audit.active_trail()
+    premises: List[audit.Premise] = []
     entries: List[List[Dict[str, Any]]] = []
     queries: List[SpanQuery] = []
     for doc in docs:
@@ -66,10 +69,14 @@ def link_spans(
             hypotheses = [candidate_hypothesis(hypothesis_template, span.text, c) for c in candidates]
             queries.append(SpanQuery(premise, [c["id"] for c in candidates], hypotheses))
             doc_entries.append({"start": span.start, "end": span.end, "label": span.label_})
+            if trail is not None:
+                premises.append(premise_reference(doc, span, context, window, mention_markers, premise, name) if candidates else "")
         entries.append(doc_entries)
     all_scores = iter(score_queries(backend, queries, threshold=threshold))
     for doc_entries in entries:
         for entry in doc_entries:
             scores = next(all_scores)
             entry.update({"kb_id": link_decision(scores, threshold, nil), "scores": scores})
+    if trail is not None:
+        record_queries(trail, entries, queries, premises, lambda _: threshold)
     return entries

@@ -31,6 +31,7 @@ from spacy.scorer import PRFScore
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
+from .. import audit
 from ..errors import Errors
 from ..maths import is_close_call, multilabel_scores
 from ..scheduler import row_ranges
@@ -187,6 +188,7 @@ class CandidatePair:
     premise: str
     subj: str
     obj: str
+    premise_span: Tuple[int, int] = (0, 0)  # character offsets of the premise in the doc
 
 
 def _sentence_ids(doc: Doc, name: str) -> List[int]:
@@ -224,7 +226,7 @@ def candidate_pairs(
     if max_distance is None:
         ids = _sentence_ids(doc, name)
         sentences = [(ids[span.start], ids[span.end - 1]) for span in spans]
-    premises: Dict[Offsets, str] = {}
+    premises: Dict[Offsets, Tuple[str, Offsets]] = {}
     result: List[CandidatePair] = []
     for i, head in enumerate(spans):
         for j, tail in enumerate(spans):
@@ -241,11 +243,11 @@ def candidate_pairs(
                 continue
             start, end = min(head.start, tail.start), max(head.end, tail.end)
             if (start, end) not in premises:
-                premises[(start, end)] = context_span(doc, start, end, context, window, name).text
+                around = context_span(doc, start, end, context, window, name)
+                premises[(start, end)] = (around.text, (around.start_char, around.end_char))
+            premise, where = premises[(start, end)]
             result.append(
-                CandidatePair(
-                    (head.start, head.end), (tail.start, tail.end), allowed, premises[(start, end)], head.text, tail.text
-                )
+                CandidatePair((head.start, head.end), (tail.start, tail.end), allowed, premise, head.text, tail.text, where)
             )
     return result
 
@@ -281,12 +283,16 @@ def classify_pairs(
     if backend.rechecks:
         logits = _recheck_close_pairs(backend, pairs, logits, flat, ranges, threshold, thresholds)
     probs = multilabel_scores(logits, backend.entailment_index, backend.contradiction_index)
+    trail = audit.active_trail()
     results: List[List[Relation]] = []
     starts = iter(start for start, _ in ranges)
-    for doc_pairs in candidates:
+    for doc_index, doc_pairs in enumerate(candidates):
         relations: List[Relation] = []
         for pair in doc_pairs:
-            scores = _label_scores(pair, probs, next(starts))
+            row = next(starts)
+            scores = _label_scores(pair, probs, row)
+            if trail is not None:
+                _record_pair(trail, doc_index, pair, scores, logits, row, threshold, thresholds)
             passing = [label for label, s in scores.items() if s >= thresholds.get(label, threshold)]
             if passing:
                 best = max(passing, key=lambda label: scores[label])
@@ -301,6 +307,25 @@ def classify_pairs(
                 )
         results.append(relations)
     return results
+
+
+def _record_pair(
+    trail: audit.AuditTrail,
+    doc_index: int,
+    pair: CandidatePair,
+    scores: Mapping[str, float],
+    logits: np.ndarray,
+    row: int,
+    threshold: float,
+    thresholds: Mapping[str, float],
+) -> None:
+    """Add one decision per label of a candidate pair (its templates' pairs) to the audit trail."""
+    target = audit.relation_target(pair.head, pair.tail)
+    for label in pair.labels:
+        hypotheses = label.hypotheses(pair.subj, pair.obj)
+        scored = [(pair.premise_span, h, logits[row + k]) for k, h in enumerate(hypotheses)]
+        trail.add(doc_index, target, label.name, scores[label.name], scored, thresholds.get(label.name, threshold))
+        row += len(hypotheses)
 
 
 # Reading relations back ----------------------------------------------------------------

@@ -1,0 +1,27 @@
+"""Calibration on gold examples: thresholds that maximise F1, and the wording of hypotheses.
+
+`component.calibrate(examples)` (or `nlp.initialize(get_examples)`, `spacy train` and
+`spacy assemble` with `[initialize.components.<name>]`) chooses the thresholds of a
+zero-shot component on gold examples, and optionally its hypothesis template and label
+wording among candidates; the choice is saved with the pipeline. See `driver.calibrate`.
+"""
+
+from .driver import DEFAULT_MIN_EXAMPLES, calibrate, calibrate_on_initialize
+from .report import CalibrationReport
+from .search import DecisionSet, Fit, fit_thresholds
+from .store import apply_calibration, read_calibration, write_calibration
+from .tasks import CalibrationTask
+
+__all__ = [
+    "DEFAULT_MIN_EXAMPLES",
+    "CalibrationReport",
+    "CalibrationTask",
+    "DecisionSet",
+    "Fit",
+    "apply_calibration",
+    "calibrate",
+    "calibrate_on_initialize",
+    "fit_thresholds",
+    "read_calibration",
+    "write_calibration",
+]
