@@ -200,31 +200,49 @@ def tables(results: List[Dict[str, Any]], on: str, probe_name: Optional[str]) ->
     return "\n".join(lines)
 
 
+def planned_runs(args: argparse.Namespace, name: str) -> List[Tuple[int, Optional[int], str]]:
+    """(shots, seed, variant) of every run for one data set, in order."""
+    runs: List[Tuple[int, Optional[int], str]] = [(0, None, "default")] if 0 in args.shots else []
+    runs += [(shots, seed, "default") for shots in args.shots if shots > 0 for seed in range(args.seeds)]
+    if name in args.guards_on:
+        runs += [(args.guard_shots, seed, variant) for variant in GUARDS for seed in range(args.guard_seeds)]
+    return runs
+
+
 def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
+    """Every planned run; with `--out`, the figures are saved after each run, and `--resume`
+    keeps the runs already saved there."""
     results: List[Dict[str, Any]] = []
+    if args.resume and args.out and args.out.exists():
+        results = json.loads(args.out.read_text(encoding="utf8"))["runs"]
+    done = {(r["data"], r["shots"], r["seed"], r["variant"]) for r in results}
     sick = sample_sick(args.data, args.sick_size) if args.sick_size else []
     probe = load_text_task(args.probe, args.data, args.probe_size, 0) if args.probe != "none" else None
     work = Path(args.work or tempfile.mkdtemp(prefix="fewshot-"))
-    seeds = list(range(args.seeds))
     for name in args.datasets:
         task = load_text_task(name, args.data, args.test_size, args.dev_per_label, TUNE_SIZE)
         log(f"{name}: {len(task.labels)} labels, pool {len(task.pool)}, dev {len(task.dev)}, "
             f"{args.on} {len(task.tune if args.on == 'tune' else task.test)}")
-        plain_probe = probe if probe is not None and probe.name != name else None
-        if 0 in args.shots:
-            overrides = {**textcat_overrides(task, args.model, args.device), **args.overrides}
-            result = measure(zero_shot_pipeline(args.config, overrides), task, args.on, plain_probe, sick, args.batch_size)
-            result.update({"data": name, "shots": 0, "seed": None, "variant": "default", "train_seconds": 0.0})
+        probes = (probe if probe is not None and probe.name != name and name in args.probe_on else None,
+                  sick if name in args.probe_on else [])
+        for shots, seed, variant in planned_runs(args, name):
+            if (name, shots, seed, variant) in done:
+                continue
+            if shots == 0:
+                overrides = {**textcat_overrides(task, args.model, args.device), **args.overrides}
+                result = measure(zero_shot_pipeline(args.config, overrides), task, args.on, *probes, args.batch_size)
+                result.update({"data": name, "shots": 0, "seed": None, "variant": variant, "train_seconds": 0.0})
+            else:
+                result = run_one(args, task, shots, seed, variant, GUARDS.get(variant, {}), *probes, work)
             results.append(report(result))
-        for shots in [n for n in args.shots if n > 0]:
-            for seed in seeds:
-                results.append(report(run_one(args, task, shots, seed, "default", {}, plain_probe, sick, work)))
-        if name in args.guards_on:
-            for variant, extra in GUARDS.items():
-                for seed in seeds:
-                    result = run_one(args, task, args.guard_shots, seed, variant, extra, plain_probe, sick, work)
-                    results.append(report(result))
+            if args.out:
+                save(args, results)
     return results
+
+
+def save(args: argparse.Namespace, results: List[Dict[str, Any]]) -> None:
+    settings = {k: v if isinstance(v, (int, float, str, list, dict, type(None))) else str(v) for k, v in vars(args).items()}
+    args.out.write_text(json.dumps({"args": settings, "runs": results}, indent=1), encoding="utf8")
 
 
 def log(text: str) -> None:
@@ -260,6 +278,10 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--sick-size", type=int, default=500, help="SICK pairs for the NLI probe (0: off)")
     parser.add_argument("--guards-on", nargs="*", default=["ag_news"], help="data sets to run the guard variants on")
     parser.add_argument("--guard-shots", type=int, default=8)
+    parser.add_argument("--guard-seeds", type=int, default=3, help="seeds of each guard variant")
+    parser.add_argument("--probe-on", nargs="*", default=["ag_news"],
+                        help="data sets whose runs are probed for forgetting (probes cost as much as the test)")
+    parser.add_argument("--resume", action="store_true", help="keep the runs already saved in --out")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="extra config override, e.g. training.max_epochs=20 (JSON values)")
     parser.add_argument("--batch-size", type=int, default=64, help="docs per nlp.pipe batch when scoring")
@@ -270,7 +292,7 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     if args.short:
         args.seeds, args.shots, args.datasets = 1, [0, 2], ["ag_news"]
         args.test_size, args.dev_per_label, args.probe_size, args.sick_size = 8, 1, 6, 6
-        args.guard_shots = 2
+        args.guard_shots, args.guard_seeds = 2, 1
         args.set = ["training.max_epochs=1", "training.eval_frequency=2",
                     "training.optimizer.learn_rate.warmup_steps=0", *args.set]
     args.overrides = dict((key, parse_value(value)) for key, _, value in (item.partition("=") for item in args.set))
@@ -289,9 +311,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]
         print(f"overrides: {json.dumps(args.overrides)}")
     print(tables(results, args.on, args.probe if args.probe != "none" else None))
     print(f"\ntotal time: {time.perf_counter() - start:.0f}s")
-    if args.out:
-        args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "runs": results}, indent=1),
-                            encoding="utf8")
     return results
 
 
