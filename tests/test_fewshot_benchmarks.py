@@ -1,0 +1,99 @@
+"""The few-shot benchmark scripts run end to end on a tiny model, training through `spacy train`.
+
+They read the real data sets in ../shared/data by path (research licences, never copied) and
+skip when it is absent. `--short` keeps every run to a handful of docs.
+"""
+
+import importlib.util
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+
+
+def load_script(name: str) -> ModuleType:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def data() -> Path:
+    for needed in ("ag_news", "trec", "sick", "conll2003", "semeval2010_task8"):
+        if not (DATA / needed).is_dir():
+            pytest.skip(f"../shared/data/{needed} is not available")
+    return DATA
+
+
+def test_fewshot_splits_are_disjoint_stratified_and_fixed(data):
+    fewshot = load_script("fewshot_data")
+    task = fewshot.load_text_task("ag_news", data, 50, 2, 20)
+    parts = [task.pool, task.dev, task.tune, task.test]
+    texts = [{text for text, _ in part} for part in parts]
+    assert sum(len(t) for t in texts) == len(set().union(*texts))  # no text in two parts
+    assert Counter(label for _, label in task.dev) == {label: 2 for label in task.labels}
+    drawn = fewshot.draw(task.pool, 3, list(task.labels), random.Random("0-ag_news-3"))
+    assert Counter(label for _, label in drawn) == {label: 3 for label in task.labels}
+    again = fewshot.draw(task.pool, 3, list(task.labels), random.Random("0-ag_news-3"))
+    other = fewshot.draw(task.pool, 3, list(task.labels), random.Random("1-ag_news-3"))
+    assert drawn == again and drawn != other
+    assert fewshot.load_text_task("ag_news", data, 50, 2, 20).test == task.test
+
+
+def test_fewshot_table_short_trains_with_spacy_train(data, deberta_path, tmp_path, capsys):
+    table = load_script("fewshot_table")
+    results = table.main(["--model", deberta_path, "--short", "--work", str(tmp_path), "--guards-on"])
+    out = capsys.readouterr().out
+    assert "| ag_news | 0 |" in out and "| ag_news | 2 |" in out and "SICK accuracy" in out
+    zero, trained = results
+    assert zero["shots"] == 0 and trained["shots"] == 2 and trained["train_docs"] == 8
+    for result in results:
+        assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["sick"] <= 1.0 and "probe" in result
+    # model-best was written by `spacy train` and its weights moved away from the zero-shot ones
+    run = tmp_path / "ag_news-2-0-default"
+    assert "Saved pipeline" in (run / "train.log").read_text(encoding="utf8")
+    before = load_file(str(Path(deberta_path) / "model.safetensors"))
+    after = load_file(str(run / "out" / "model-last" / "zeroshot_nli" / "model" / "model.safetensors"))
+    moved = [name for name in before if not before[name].float().equal(after[name].float())]
+    assert moved and not any("word_embeddings" in name for name in moved)  # embeddings frozen by default
+
+
+def test_fewshot_entities_short_typing_and_relations(data, deberta_path, tmp_path, capsys):
+    entities = load_script("fewshot_entities")
+    typing = entities.main(["typing", "--model", deberta_path, "--short", "--work", str(tmp_path / "t")])
+    relations = entities.main(["relations", "--model", deberta_path, "--short", "--work", str(tmp_path / "r")])
+    out = capsys.readouterr().out
+    assert "| typing | 1 |" in out and "| relations | 1 |" in out
+    assert [r["shots"] for r in typing] == [0, 1] and [r["shots"] for r in relations] == [0, 1]
+    assert relations[1]["train_docs"] == 10  # one sentence per relation, and one "Other"
+    for result in typing + relations:
+        assert all(0.0 <= result[key] <= 1.0 for key in result if key.endswith("_f"))
+    for run in (tmp_path / "t" / "typing-1-0", tmp_path / "r" / "relations-1-0"):
+        assert (run / "out" / "model-best" / "zeroshot_nli" / "model").is_dir()
+
+
+def test_fewshot_gold_spans_augmenter_copies_reference_spans(data):
+    import spacy
+    from spacy.tokens import Doc, Span
+    from spacy.training import Example
+
+    entities = load_script("fewshot_entities")
+    nlp = spacy.blank("en")
+    reference = Doc(nlp.vocab, words=["Steve", "Jobs", "founded", "Apple"])
+    reference.ents = [Span(reference, 0, 2, label="PER"), Span(reference, 3, 4, label="ORG")]
+    example = Example(Doc(nlp.vocab, words=[t.text for t in reference]), reference)
+    placeholder = next(iter(entities.create_gold_spans("ENT")(nlp, example)))
+    assert [(e.text, e.label_) for e in placeholder.predicted.ents] == [("Steve Jobs", "ENT"), ("Apple", "ENT")]
+    assert not example.predicted.ents  # the corpus's own example is not changed
+    gold = next(iter(entities.create_gold_spans(None)(nlp, example)))
+    assert [e.label_ for e in gold.predicted.ents] == ["PER", "ORG"]
