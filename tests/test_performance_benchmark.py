@@ -119,12 +119,11 @@ def test_trained_like_fine_tunes_and_saves_a_loadable_model(bert_path, tmp_path)
 
 
 def _package():
-    _bench_module()  # puts the package's folder on sys.path
-    import zeroshot_bench.cli
-    import zeroshot_bench.onnx_runners
-    import zeroshot_bench.sections
-    import zeroshot_bench.workloads
+    import importlib
 
+    _bench_module()  # puts the package's folder on sys.path
+    for name in ("cli", "onnx_runners", "sections", "workloads"):
+        importlib.import_module(f"zeroshot_bench.{name}")
     return sys.modules["zeroshot_bench"]
 
 

@@ -53,7 +53,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add("--device", default="cpu", help='"cpu" or "cuda" (default cpu)')
     add("--dtypes", default=None, help="comma-separated lossy modes to run (default per device)")
     add("--spread-init", type=float, default=0.06, help="initializer_range of the spread-logits model")
-    add("--agreement-docs", type=int, default=None, help="docs for the agreement runs (default --docs)")
+    add("--agreement-docs", type=int, default=None, help="docs for the agreement runs (default: the --docs texts)")
     add("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     add("--work-dir", default="/tmp/spacy-zeroshot-bench", help="where random models and exports are built")
     add("--skip-hf", action="store_true", help="skip the transformers pipeline runs")

@@ -28,7 +28,7 @@ from .runners import (
     run_ours,
     textcat_pipeline,
 )
-from .workloads import AG_NEWS, LABELS, SWEEP_LABELS, TEMPLATE, load_long_texts
+from .workloads import AG_NEWS, LABELS, SWEEP_LABELS, TEMPLATE, load_long_texts, load_texts
 
 
 @dataclass
@@ -280,7 +280,11 @@ def agreement(bench: Bench) -> None:
             build_decisive_minilm(MINILM, AG_NEWS, decisive, LABELS, TEMPLATE, n_docs=args.finetune_docs)
             title = f"minilm-nli fine-tuned on {args.finetune_docs} other AG News texts (decisive, like a trained model)"
             models.append((title, str(decisive)))
-    texts = bench.texts[: args.agreement_docs or len(bench.texts)]
+    texts = bench.texts
+    if args.agreement_docs and args.agreement_docs != len(texts):  # more (or fewer) docs than the speed runs
+        from transformers import AutoTokenizer
+
+        texts, _ = load_texts(args.agreement_docs, AutoTokenizer.from_pretrained(bench.model_path))
     ort = args.ort and onnx_runners.missing() is None
     for title, path in models:
         flops, n_pairs = useful_flops(path, texts, bench.hypotheses)
