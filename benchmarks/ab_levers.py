@@ -13,7 +13,7 @@ Variants (the model is the benchmark's random DeBERTa-v3-base, fast path on):
   bfloat16          the `dtype: "bfloat16"` mode (autocast, bfloat16 Linear copy)
   bfloat16-percast  the same, with autocast casting the states for each of Q, K, V (before)
   bfloat16-full     every weight and activation in bfloat16 (no autocast)
-  bfloat16-b32/-b64 bfloat16 with batches of up to 32/64 pairs (4096/8192 tokens)
+  any of them + "-bN" with batches of up to N pairs (128 * N tokens; default 16, 2048 tokens)
   int8-x86, int8-onednn, int8-fbgemm  dynamic int8 on each quantised engine
 
     python benchmarks/ab_levers.py bfloat16,bfloat16-percast --docs 24
@@ -35,22 +35,26 @@ for folder in (HERE, HERE.parent):
 
 
 def variant(name: str, model: Any) -> Tuple[Any, Optional[Any], int, Optional[str], bool]:
-    """(runner, autocast dtype, max pairs per batch, quantised engine, cast states once)."""
+    """(runner, autocast dtype, max pairs per batch, quantised engine, cast states once).
+    A "-bN" suffix on any variant sets batches of up to N pairs (128 * N tokens)."""
     import torch
 
     from spacy_zeroshot.runtime import cast_linears, quantize
 
-    if name == "float32":
-        return model, None, 16, None, True
-    if name.startswith("bfloat16-full"):
-        return copy.deepcopy(model).to(torch.bfloat16), None, 16, None, True
-    if name.startswith("bfloat16"):
-        pairs = {"bfloat16-b32": 32, "bfloat16-b64": 64}.get(name, 16)
-        return cast_linears(model, torch.bfloat16), torch.bfloat16, pairs, None, name != "bfloat16-percast"
-    if name.startswith("int8-"):
-        engine = name.split("-", 1)[1]
+    base, _, batch = name.partition("-b")
+    pairs = int(batch) if batch.isdigit() else 16
+    if not batch.isdigit():
+        base = name
+    if base == "float32":
+        return model, None, pairs, None, True
+    if base == "bfloat16-full":
+        return copy.deepcopy(model).to(torch.bfloat16), None, pairs, None, True
+    if base in ("bfloat16", "bfloat16-percast"):
+        return cast_linears(model, torch.bfloat16), torch.bfloat16, pairs, None, base != "bfloat16-percast"
+    if base.startswith("int8-"):
+        engine = base.split("-", 1)[1]
         torch.backends.quantized.engine = engine
-        return quantize(model), None, 16, engine, True
+        return quantize(model), None, pairs, engine, True
     raise SystemExit(f"unknown variant {name!r}")
 
 

@@ -52,7 +52,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add("--model", default=None, help="hub id or local path (default: random DeBERTa-v3-base)")
     add("--device", default="cpu", help='"cpu" or "cuda" (default cpu)')
     add("--dtypes", default=None, help="comma-separated lossy modes to run (default per device)")
-    add("--spread-init", type=float, default=0.06, help="initializer_range of the spread-logits model")
+    add("--spread-init", type=float, default=0.06, help="initializer_range of the spread-logits model (0: skip it)")
     add("--agreement-docs", type=int, default=None, help="docs for the agreement runs (default: the --docs texts)")
     add("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     add("--work-dir", default="/tmp/spacy-zeroshot-bench", help="where random models and exports are built")
@@ -80,8 +80,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.peak_seconds = min(args.peak_seconds, 0.6)
         args.interleave_docs = 0
         args.round_robin_docs = 0
-        args.long_docs = min(args.long_docs, 2)
-        args.sweep_docs = min(args.sweep_docs, 2)
+        args.long_docs = min(args.long_docs, 1)
+        args.sweep_docs = min(args.sweep_docs, 1)
         args.sweep_sizes = [size for size in args.sweep_sizes if size <= 8]
         args.ort = False
     return args

@@ -268,7 +268,7 @@ def agreement(bench: Bench) -> None:
     models: List[Tuple[str, str]] = []
     if args.skip_agreement:
         return
-    if args.model is None:
+    if args.model is None and args.spread_init:
         spread = build_random_deberta(bench.work / f"deberta-v3-base-random-init{args.spread_init}", args.spread_init)
         models.append((f"random DeBERTa-v3-base, initializer_range={args.spread_init}", str(spread)))
     if MINILM.exists():
