@@ -293,11 +293,25 @@ def _projected(
     """Query (of `query_states`), key and value (of `hidden_states`), each (batch * heads,
     tokens, d), and transformers' score scale for this attention's relative terms."""
     heads = module.num_attention_heads
+    same = query_states is hidden_states
+    hidden_states = _autocast_input(hidden_states)
+    query_states = hidden_states if same else _autocast_input(query_states)
     query = module.transpose_for_scores(module.query_proj(query_states), heads)
     key = module.transpose_for_scores(module.key_proj(hidden_states), heads)
     value = module.transpose_for_scores(module.value_proj(hidden_states), heads)
     scale_factor = 1 + ("c2p" in module.pos_att_type) + ("p2c" in module.pos_att_type)
     return query, key, value, _scale(query.size(-1), scale_factor, query.dtype)
+
+
+def _autocast_input(states: torch.Tensor) -> torch.Tensor:
+    """`states` in autocast's lower precision when autocast is on for their device, else as
+    they are. Autocast casts a Linear's input on every call; the query, key and value
+    projections read the same states, so casting them once saves two of three copies (the
+    values are the ones autocast would make)."""
+    device = states.device.type
+    if states.dtype != torch.float32 or not torch.is_autocast_enabled(device):
+        return states
+    return states.to(torch.get_autocast_dtype(device))
 
 
 def _first_token_attention(

@@ -1,9 +1,15 @@
-"""The benchmark script runs end to end (on a tiny model, without the slow pipeline runs)."""
+"""The benchmark script runs end to end (on a tiny model, without the slow pipeline runs), and
+its package's pieces do what the tables rely on."""
 
 import importlib.util
+import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_zeroshot.py"
+# Every run here leaves out what the test does not check: the workloads and ONNX Runtime rows.
+QUICK = ["--long-docs", "0", "--sweep-docs", "0", "--no-ort"]
 
 
 def _bench_module():
@@ -17,7 +23,7 @@ def _bench_module():
 def test_benchmark_runs_and_prints_tables(deberta_path, capsys):
     bench = _bench_module()
     args = ["--model", deberta_path, "--docs", "3", "--labels", "2", "--dtypes", "bfloat16,int8"]
-    bench.main([*args, "--skip-hf", "--skip-agreement", "--peak-seconds", "0.1"])
+    bench.main([*args, *QUICK, "--skip-hf", "--skip-agreement", "--peak-seconds", "0.1"])
     out = capsys.readouterr().out
     assert "| (c) zeroshot_textcat float32 (exact) |" in out
     assert "| (d) zeroshot_textcat int8 |" in out
@@ -48,7 +54,7 @@ def test_round_robin_rotates_the_runs_over_chunks():
 def test_benchmark_round_robin_table(deberta_path, capsys):
     bench = _bench_module()
     args = ["--model", deberta_path, "--docs", "3", "--labels", "2", "--dtypes", "bfloat16", "--peak-seconds", "0.1"]
-    bench.main([*args, "--skip-agreement", "--interleave-docs", "0", "--round-robin-docs", "2", "--recheck-margin", "0"])
+    bench.main([*args, *QUICK, "--skip-agreement", "--interleave-docs", "0", "--round-robin-docs", "2", "--recheck-margin", "0"])
     out = capsys.readouterr().out
     section = out.split("### Round robin: every chunk of 2 docs through each run in turn, 6 pairs")[1]
     for mode in ("(a) HF pipeline, per doc", "(b) HF pipeline, list, batch_size=32", "(c) zeroshot_textcat float32 (exact)"):
@@ -110,3 +116,82 @@ def test_trained_like_fine_tunes_and_saves_a_loadable_model(bert_path, tmp_path)
     before = NLIBackend(bert_path, device="cpu").score(pairs)
     after = NLIBackend(str(out), device="cpu").score(pairs)
     assert not np.allclose(before, after)
+
+
+def _package():
+    import importlib
+
+    _bench_module()  # puts the package's folder on sys.path
+    for name in ("cli", "onnx_runners", "sections", "workloads"):
+        importlib.import_module(f"zeroshot_bench.{name}")
+    return sys.modules["zeroshot_bench"]
+
+
+def _bench_setup(deberta_path, tmp_path, *extra):
+    package = _package()
+    args = ["--model", deberta_path, "--docs", "4", "--labels", "2", "--dtypes", "bfloat16", "--work-dir", str(tmp_path)]
+    return package.cli.setup(package.cli.parse_args([*args, "--peak-seconds", "0.1", *extra]))
+
+
+def test_benchmark_workloads_table(deberta_path, tmp_path, capsys):
+    """Long premises and the label sweep, each a round robin of (a), (c) and (d), with parity."""
+    package = _package()
+    bench = _bench_setup(deberta_path, tmp_path, "--long-docs", "1", "--sweep-docs", "2", "--sweep-sizes", "2,8")
+    bench.short_ratio["(c) zeroshot_textcat float32 (exact)"] = 2.0
+    package.sections.workloads(bench)
+    out = capsys.readouterr().out
+    section = out.split("### Workloads: speed-ups over the per-doc pipeline")[1]
+    rows = [line.split("|")[1:-1] for line in section.splitlines() if line.startswith("| long") or line.startswith("| label")]
+    assert [r[0].strip() for r in rows] == [
+        "long: 1 premises of 400-500 tokens x 2 labels",
+        "label sweep: 2 docs x 2 labels",
+        "label sweep: 2 docs x 8 labels",
+    ]
+    assert [int(r[1]) for r in rows] == [2, 4, 16]  # pairs
+    for row in rows:
+        assert float(row[8]) <= 1e-4  # (c) gives the per-doc pipeline's scores
+        assert row[5].strip().startswith("**") and row[7].strip().startswith("**")  # speed-ups of (c) and (d)
+    assert "short texts (round-robin table above), speed-up over (a): (c) zeroshot_textcat float32 (exact) 2.00x" in section
+
+
+def test_long_texts_are_400_to_500_tokens(deberta_path):
+    from transformers import AutoTokenizer
+
+    workloads = _package().workloads
+    tokenizer = AutoTokenizer.from_pretrained(deberta_path)
+    texts, source = workloads.load_long_texts(3, tokenizer)
+    assert len(texts) == 3 and len(set(texts)) == 3 and source
+    for text in texts:
+        assert 400 <= len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= 500
+
+
+def test_sweep_labels_are_distinct_and_start_with_the_main_labels():
+    workloads = _package().workloads
+    assert len(workloads.SWEEP_LABELS) == len(set(workloads.SWEEP_LABELS)) == max(workloads.SWEEP_SIZES) == 64
+    assert workloads.SWEEP_LABELS[: len(workloads.LABELS)] == workloads.LABELS
+
+
+def test_benchmark_onnx_rows_skip_with_a_message(deberta_path, tmp_path, capsys, monkeypatch):
+    package = _package()
+    monkeypatch.setattr(package.onnx_runners, "missing", lambda: "ONNX Runtime rows skipped: no onnxruntime")
+    package.sections.onnx_peers(_bench_setup(deberta_path, tmp_path))
+    assert "ONNX Runtime rows skipped: no onnxruntime" in capsys.readouterr().out
+
+
+def test_benchmark_onnx_peers_match_our_float32(deberta_path, tmp_path, capsys):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("optimum.onnxruntime")
+    package = _package()
+    package.sections.onnx_peers(_bench_setup(deberta_path, tmp_path, "--round-robin-docs", "2"))
+    out = capsys.readouterr().out.split("### ONNX Runtime peers")[1]
+    fp32 = next(line for line in out.splitlines() if line.startswith("| (c) zeroshot_textcat float32 (exact) |"))
+    cells = [c.strip() for c in fp32.split("|")[1:-1]]
+    assert cells[2] == package.onnx_runners.ORT_FP32
+    agree, max_diff = cells[6].split(", ")
+    assert agree == "100.0%" and float(max_diff) <= 1e-5  # the exported graph computes our float32 scores
+    assert any(line.startswith("| (d) zeroshot_textcat bfloat16 |") and package.onnx_runners.ORT_INT8 in line for line in out.splitlines())
+
+
+def test_cpu_flags_names_the_matrix_engine_flags():
+    flags = _package().cli.cpu_flags()
+    assert isinstance(flags, str) and flags

@@ -238,3 +238,36 @@ def test_backend_scores_the_last_layer_for_the_first_token_only(deberta_path):
     assert tokens and set(tokens) == {1}
     stock = NLIBackend(deberta_path, device="cpu", optimize=False).score(pairs)
     assert np.abs(scores - stock).max() <= 1e-5
+
+
+def test_fast_deberta_casts_states_once_under_autocast(deberta_path, monkeypatch):
+    """Under CPU autocast the query, key and value projections read one bfloat16 copy of the
+    states instead of three: the same values autocast makes, so the logits are identical."""
+    from spacy_zeroshot.runtime import cast_linears
+
+    model, tokenizer = _load(deberta_path)
+    fast_deberta.enable(model)
+    runner = cast_linears(model, torch.bfloat16)
+    inputs = _inputs(tokenizer)
+
+    def run():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            with fast_deberta.first_token_only(runner):
+                return runner(**inputs).logits.float()
+
+    casts = []
+    cast_once = fast_deberta._autocast_input
+    monkeypatch.setattr(fast_deberta, "_autocast_input", lambda states: casts.append(states.dtype) or cast_once(states))
+    once = run()
+    assert casts and set(casts) == {torch.float32}  # it saw float32 states and cast them
+    monkeypatch.setattr(fast_deberta, "_autocast_input", lambda states: states)  # autocast casts per projection
+    assert torch.equal(once, run())
+
+
+def test_fast_deberta_autocast_input_leaves_states_alone_without_autocast():
+    states = torch.randn(2, 3, 4)
+    assert fast_deberta._autocast_input(states) is states
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fast_deberta._autocast_input(states).dtype == torch.bfloat16
+        half = states.to(torch.bfloat16)
+        assert fast_deberta._autocast_input(half) is half

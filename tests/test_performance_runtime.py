@@ -7,7 +7,14 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from spacy_zeroshot.backend import NLIBackend
-from spacy_zeroshot.devices import CPU_BATCH_PAIRS, CPU_BATCH_TOKENS, default_batching, resolve_precision
+from spacy_zeroshot.devices import (
+    CPU_BATCH_PAIRS,
+    CPU_BATCH_TOKENS,
+    CPU_BF16_BATCH_PAIRS,
+    CPU_BF16_BATCH_TOKENS,
+    default_batching,
+    resolve_precision,
+)
 from spacy_zeroshot.pair_cache import PairCache
 
 PAIRS = [
@@ -68,6 +75,21 @@ def test_batching_defaults_per_device(deberta_path):
     assert default_batching(torch.device("cpu"), backend.model.config, 4, 512) == (CPU_BATCH_TOKENS, CPU_BATCH_PAIRS)
     custom = NLIBackend(deberta_path, device="cpu", batch_tokens=100, max_batch_pairs=3).load()
     assert (custom.batch_tokens, custom.max_batch_pairs) == (100, 3)
+
+
+def test_cpu_bfloat16_batches_are_larger(deberta_path):
+    """bfloat16 on the CPU defaults to 64 pairs / 8192 tokens; int8 and float32 keep 16 / 2048;
+    a setting still wins."""
+    bf16 = NLIBackend(deberta_path, device="cpu", dtype="bfloat16").load()
+    assert (bf16.batch_tokens, bf16.max_batch_pairs) == (CPU_BF16_BATCH_TOKENS, CPU_BF16_BATCH_PAIRS) == (8192, 64)
+    int8 = NLIBackend(deberta_path, device="cpu", dtype="int8").load()
+    assert (int8.batch_tokens, int8.max_batch_pairs) == (CPU_BATCH_TOKENS, CPU_BATCH_PAIRS)
+    custom = NLIBackend(deberta_path, device="cpu", dtype="bfloat16", max_batch_pairs=8).load()
+    assert (custom.batch_tokens, custom.max_batch_pairs) == (CPU_BF16_BATCH_TOKENS, 8)
+    pairs = [(f"text number {i} about travel and food", "This example is travel.") for i in range(70)]
+    small = NLIBackend(deberta_path, device="cpu", dtype="bfloat16", max_batch_pairs=16, batch_tokens=2048)
+    # Other batch shapes only move bfloat16 rounding (padding is masked).
+    assert np.abs(bf16.score(pairs) - small.score(pairs)).max() <= 0.05
 
 
 def test_backend_rejects_bad_performance_settings(deberta_path):
