@@ -195,3 +195,15 @@ def test_benchmark_onnx_peers_match_our_float32(deberta_path, tmp_path, capsys):
 def test_cpu_flags_names_the_matrix_engine_flags():
     flags = _package().cli.cpu_flags()
     assert isinstance(flags, str) and flags
+
+
+def test_benchmark_sections_option_picks_tables(deberta_path, tmp_path, capsys):
+    cli = _package().cli
+    assert cli.parse_args([]).sections == list(cli.SECTIONS)
+    assert cli.parse_args(["--sections", "onnx,agreement"]).sections == ["onnx", "agreement"]
+    with pytest.raises(SystemExit):
+        cli.parse_args(["--sections", "speed,nonsense"])
+    args = ["--model", deberta_path, "--docs", "2", "--labels", "2", "--work-dir", str(tmp_path), "--no-ort"]
+    cli.main([*args, "--sections", "agreement", "--peak-seconds", "0.1"])
+    out = capsys.readouterr().out
+    assert "### Speed" not in out and "Total benchmark time" in out

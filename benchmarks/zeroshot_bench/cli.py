@@ -42,6 +42,7 @@ from .sections import Bench, agreement, onnx_peers, round_robins, speed, workloa
 from .workloads import LABELS, SWEEP_SIZES, TEMPLATE, load_texts
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+SECTIONS = ("speed", "round-robin", "workloads", "onnx", "agreement")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -73,7 +74,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add("--finetune-docs", type=int, default=400, help="AG News texts for the decisive model (built once, cached)")
     add("--recheck-margin", type=float, default=0.1, help="recheck_margin of the extra lossy runs (0: skip them)")
     add("--short", action="store_true", help="12 docs (96 pairs with 8 labels): the quick version")
+    add(
+        "--sections", default=",".join(SECTIONS),
+        help=f"comma-separated tables to run, in their order (default all: {','.join(SECTIONS)})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
+    args.sections = [name for name in str(args.sections).split(",") if name]
+    unknown = sorted(set(args.sections) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
     args.sweep_sizes = [int(size) for size in str(args.sweep_sizes).split(",") if size]
     if args.short:  # the quick version: fewer docs, shorter peak samples, fewer side runs
         args.docs = min(args.docs, 12)
@@ -134,12 +143,15 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     started = time.perf_counter()
     args = parse_args(argv)
     bench = setup(args)
-    speed(bench)
-    if args.round_robin_docs and not args.skip_hf:
+    run = set(args.sections)
+    if "speed" in run:
+        speed(bench)
+    if "round-robin" in run and args.round_robin_docs and not args.skip_hf:
         round_robins(bench)
-    if not args.skip_hf and (args.long_docs or args.sweep_docs):
+    if "workloads" in run and not args.skip_hf and (args.long_docs or args.sweep_docs):
         workloads(bench)
-    if args.ort:
+    if "onnx" in run and args.ort:
         onnx_peers(bench)
-    agreement(bench)
+    if "agreement" in run:
+        agreement(bench)
     print(f"\nTotal benchmark time: {time.perf_counter() - started:.0f} s; peak RSS {peak_rss_mb():.0f} MB")
