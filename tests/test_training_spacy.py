@@ -248,3 +248,18 @@ def test_finetune_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> N
     assert "E304" in capsys.readouterr().err
     assert main(["finetune", str(plain), str(tmp_path / "missing.spacy"), "--dev", str(corpus), "--output", str(tmp_path / "o")]) == 1
     assert "E304" in capsys.readouterr().err
+
+
+def test_a_task_without_training_groups_trains_alongside(deberta_path: str) -> None:
+    # The span ranker does not learn from gold yet: nlp.update and initialize pass over it.
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    nlp.add_pipe("zeroshot_nli", config={"model": deberta_path, "device": "cpu"})
+    nlp.add_pipe("zeroshot_textcat", config={"labels": LABELS})
+    nlp.add_pipe("zeroshot_span_ranker", config={"query": "sports"})
+    examples = [Example.from_dict(nlp.make_doc(t), {"cats": {lab: float(lab == g) for lab in LABELS}}) for t, g in DATA]
+    optimizer = nlp.initialize(lambda: examples)
+    losses = nlp.update(examples, sgd=optimizer)
+    assert losses["zeroshot_span_ranker"] == 0.0 and losses["zeroshot_textcat"] > 0
+    assert nlp.get_pipe("zeroshot_nli").trainer.steps == 1
+    assert nlp.get_pipe("zeroshot_nli").listening_components == ["zeroshot_textcat", "zeroshot_span_ranker"]

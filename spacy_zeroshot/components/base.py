@@ -99,9 +99,11 @@ class ZeroShotTask:
     # steps. Tasks deliberately have no `model`/`is_trainable`: spaCy would then step the
     # shared weights once per task.
 
-    def training_groups(self, examples: Sequence[Example]) -> List["TrainGroup"]:  # pragma: no cover - abstract
-        """The gold decisions of `examples` (see `tasks.gold`)."""
-        raise NotImplementedError
+    def training_groups(self, examples: Sequence[Example]) -> List["TrainGroup"]:
+        """The gold decisions of `examples` (see `tasks.gold`). A task that does not learn
+        from gold examples (e.g. 'zeroshot_span_ranker', for now) has none: its `update`
+        then adds nothing."""
+        return []
 
     def update(
         self,
@@ -139,8 +141,9 @@ class ZeroShotTask:
         # An unloaded backend scored nothing (e.g. only empty docs): do not load it for names.
         trail.write(docs, self.name, nli.backend.class_names if nli.backend.is_loaded else [])
 
-    # What `W300` says a task reads, when a training corpus has none of it.
-    gold_description = "gold annotation"
+    # What `W300` says a task reads, when a training corpus has none of it; None: the task
+    # does not learn from gold examples (no warning).
+    gold_description: Optional[str] = None
 
     # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
     # config=...)` overrides apply; what calibration chose is component data (`to_disk`).
@@ -181,6 +184,8 @@ class ZeroShotTask:
         that cannot build training premises raises here, not mid-training. Examples without
         any gold annotation (spaCy's dummy examples for a plain `nlp.initialize()`, raw
         text) are no training corpus: nothing to warn about."""
+        if self.gold_description is None:
+            return
         sample = [eg for eg in islice(get_examples(), INIT_SAMPLE) if _has_gold(eg)]
         if sample and not self.training_groups(sample):
             warnings.warn(Warnings.W300.format(name=self.name, n=len(sample), what=self.gold_description), stacklevel=3)
