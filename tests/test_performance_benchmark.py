@@ -203,7 +203,8 @@ def test_benchmark_sections_option_picks_tables(deberta_path, tmp_path, capsys):
     assert cli.parse_args(["--sections", "onnx,agreement"]).sections == ["onnx", "agreement"]
     with pytest.raises(SystemExit):
         cli.parse_args(["--sections", "speed,nonsense"])
-    args = ["--model", deberta_path, "--docs", "2", "--labels", "2", "--work-dir", str(tmp_path), "--no-ort"]
-    cli.main([*args, "--sections", "agreement", "--peak-seconds", "0.1"])
+    args = ["--model", deberta_path, "--docs", "2", "--labels", "2", "--work-dir", str(tmp_path), "--dtypes", "int8"]
+    cli.main([*args, "--sections", "speed", "--peak-seconds", "0.1", "--interleave-docs", "0", "--recheck-margin", "0"])
     out = capsys.readouterr().out
-    assert "### Speed" not in out and "Total benchmark time" in out
+    assert "### Speed: 4 pairs" in out and "Total benchmark time" in out
+    assert "### Round robin" not in out and "### Workloads" not in out and "ONNX Runtime" not in out

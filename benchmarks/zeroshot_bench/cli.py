@@ -71,9 +71,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add("--workload-chunk-docs", type=int, default=4, help="docs per round-robin chunk of the workloads")
     add("--ort", action=argparse.BooleanOptionalAction, default=True, help="ONNX Runtime rows when optimum is installed")
     add("--ort-batch-pairs", type=int, default=16, help="pairs per ONNX Runtime batch (length-sorted)")
-    add("--finetune-docs", type=int, default=400, help="AG News texts for the decisive model (built once, cached)")
+    add("--finetune-docs", type=int, default=400, help="AG News texts for the decisive model (built once, cached; 0: skip it)")
     add("--recheck-margin", type=float, default=0.1, help="recheck_margin of the extra lossy runs (0: skip them)")
-    add("--short", action="store_true", help="12 docs (96 pairs with 8 labels): the quick version")
+    add("--short", action="store_true", help="12 docs (96 pairs with 8 labels), no workloads or peers: the quick version")
     add(
         "--sections", default=",".join(SECTIONS),
         help=f"comma-separated tables to run, in their order (default all: {','.join(SECTIONS)})",
@@ -89,9 +89,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         args.peak_seconds = min(args.peak_seconds, 0.6)
         args.interleave_docs = 0
         args.round_robin_docs = 0
-        args.long_docs = min(args.long_docs, 1)
-        args.sweep_docs = min(args.sweep_docs, 1)
-        args.sweep_sizes = [size for size in args.sweep_sizes if size <= 8]
+        args.long_docs = 0  # the workloads and peers add minutes: run them without --short
+        args.sweep_docs = 0
         args.ort = False
     return args
 

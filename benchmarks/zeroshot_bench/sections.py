@@ -274,7 +274,7 @@ def agreement(bench: Bench) -> None:
     if MINILM.exists():
         models.append(("trained minilm-nli (../shared/models)", str(MINILM)))
         decisive = bench.work / f"minilm-nli-agnews{args.finetune_docs}"
-        if AG_NEWS.exists() and (not args.short or (decisive / "config.json").exists()):
+        if AG_NEWS.exists() and args.finetune_docs and (not args.short or (decisive / "config.json").exists()):
             from trained_like import build_decisive_minilm
 
             build_decisive_minilm(MINILM, AG_NEWS, decisive, LABELS, TEMPLATE, n_docs=args.finetune_docs)
