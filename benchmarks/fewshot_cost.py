@@ -19,6 +19,7 @@ DeBERTa-v3's. Random weights cost the same time and memory as trained ones.
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -61,14 +62,15 @@ def build_base_deberta(path: Path, vocab: Path) -> Path:
     return path
 
 
-def measure(model: str, steps: int, data: Path) -> Dict[str, Any]:
+def measure(model: str, steps: int, data: Path, threads: Optional[int]) -> Dict[str, Any]:
     """In this process: load, score one epoch's docs, run `steps` training steps."""
     from fewshot_table import textcat_overrides
     from spacy.training import Example
     from spacy.util import load_config, load_model_from_config, minibatch
 
     task = load_text_task("ag_news", data, 0, 0)
-    config = load_config(CONFIG, overrides=textcat_overrides(task, model, "cpu"), interpolate=False)
+    overrides = {**textcat_overrides(task, model, "cpu"), "components.zeroshot_nli.num_threads": threads}
+    config = load_config(CONFIG, overrides=overrides, interpolate=False)
     nlp = load_model_from_config(config, auto_fill=True)
     backend = nlp.get_pipe("zeroshot_nli").backend
     start = time.perf_counter()
@@ -85,9 +87,11 @@ def measure(model: str, steps: int, data: Path) -> Dict[str, Any]:
         reference = nlp.make_doc(text)
         reference.cats = {name: float(name == label) for name in labels}
         examples.append(Example(nlp.make_doc(text), reference))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     list(nlp.pipe([text for text, _ in rows], batch_size=64))
     result["inference_s_per_doc"] = (time.perf_counter() - start) / len(rows)
+    result["inference_cpu_s_per_doc"] = (time.process_time() - cpu_start) / len(rows)
+    result["threads"] = threads
     result["rss_inference_mb"] = peak_mb()
     optimizer = nlp.create_optimizer()
     batches = list(minibatch(examples * (1 + steps * BATCH // len(examples)), size=BATCH))[: steps + 1]
@@ -109,8 +113,9 @@ def measure(model: str, steps: int, data: Path) -> Dict[str, Any]:
     return result
 
 
-def in_subprocess(model: str, steps: int, data: Path) -> Dict[str, Any]:
+def in_subprocess(model: str, steps: int, data: Path, threads: Optional[int]) -> Dict[str, Any]:
     command = [sys.executable, __file__, "--worker", "--model", model, "--steps", str(steps), "--data", str(data)]
+    command += ["--threads", str(threads)] if threads else []
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode:
         raise RuntimeError(f"worker failed:\n{done.stderr[-3000:]}")
@@ -119,13 +124,14 @@ def in_subprocess(model: str, steps: int, data: Path) -> Dict[str, Any]:
 
 def table(results: Sequence[Dict[str, Any]]) -> str:
     lines = ["| model | parameters (trainable) | wall s/step (32 pairs) | CPU s/step | epoch, 8/label: wall / CPU | "
-             "epoch, 64/label: wall / CPU | inference wall s/doc | peak RSS: loaded / inference / training (MB) |",
+             "epoch, 64/label: wall / CPU | inference s/doc: wall / CPU | peak RSS: loaded / inference / training (MB) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(
             f"| {r['name']} | {r['parameters'] / 1e6:.1f}M ({r['trainable'] / 1e6:.1f}M) | {r['step_s']:.2f} "
             f"(n={r['steps_timed']}) | {r['step_cpu_s']:.2f} | {r['epoch_s_8']:.0f} s / {r['epoch_cpu_s_8']:.0f} s | "
-            f"{r['epoch_s_64']:.0f} s / {r['epoch_cpu_s_64']:.0f} s | {r['inference_s_per_doc']:.3f} | "
+            f"{r['epoch_s_64']:.0f} s / {r['epoch_cpu_s_64']:.0f} s | {r['inference_s_per_doc']:.3f} / "
+            f"{r['inference_cpu_s_per_doc']:.3f} | "
             f"{r['rss_loaded_mb']:.0f} / {r['rss_inference_mb']:.0f} / {r['rss_training_mb']:.0f} |")
     return "\n".join(lines)
 
@@ -138,20 +144,25 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]
     parser.add_argument("--base-steps", type=int, default=3)
     parser.add_argument("--base-dir", type=Path, default=None, help="where to build it (default: a temp dir)")
     parser.add_argument("--data", type=Path, default=SHARED_DATA)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's, one per core); 1 makes CPU time a clean "
+                        "measure of the work on a busy machine")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        print(json.dumps(measure(args.model, args.steps, args.data)))
+        print(json.dumps(measure(args.model, args.steps, args.data, args.threads)))
         return None
     if not (args.data / "ag_news" / "test.csv").exists():
         print(f"shared data not found at {args.data}; skipping.")
         return None
-    results = [{"name": Path(args.model).name, **in_subprocess(args.model, args.steps, args.data)}]
+    results = [{"name": Path(args.model).name, **in_subprocess(args.model, args.steps, args.data, args.threads)}]
     if args.base:
         folder = args.base_dir or Path(tempfile.mkdtemp(prefix="deberta-base-"))
         path = build_base_deberta(folder, args.data / "tokenizer" / "bert-base-uncased-vocab.txt")
         name = "DeBERTa-v3-base size (random weights)"
-        results.append({"name": name, **in_subprocess(str(path), args.base_steps, args.data)})
+        results.append({"name": name, **in_subprocess(str(path), args.base_steps, args.data, args.threads)})
+    print(f"torch threads: {args.threads or 'default'}; load average at the end: {os.getloadavg()[0]:.1f} "
+          f"on {os.cpu_count()} CPUs")
     print(table(results))
     print("Epoch = steps of 8 docs x 4 labels (AG News) over 8 or 64 docs per label. CPU s = process CPU time (all "
           "threads); on a busy machine wall time is inflated, CPU time much less. Peak RSS is the process's "

@@ -201,11 +201,14 @@ def tables(results: List[Dict[str, Any]], on: str, probe_name: Optional[str]) ->
 
 
 def planned_runs(args: argparse.Namespace, name: str) -> List[Tuple[int, Optional[int], str]]:
-    """(shots, seed, variant) of every run for one data set, in order."""
+    """(shots, seed, variant) of every run for one data set, seed by seed (so that a run cut
+    short still has every N, and `--resume` completes it)."""
     runs: List[Tuple[int, Optional[int], str]] = [(0, None, "default")] if 0 in args.shots else []
-    runs += [(shots, seed, "default") for shots in args.shots if shots > 0 for seed in range(args.seeds)]
-    if name in args.guards_on:
-        runs += [(args.guard_shots, seed, variant) for variant in GUARDS for seed in range(args.guard_seeds)]
+    for seed in range(max(args.seeds, args.guard_seeds if name in args.guards_on else 0)):
+        if seed < args.seeds:
+            runs += [(shots, seed, "default") for shots in args.shots if shots > 0]
+        if name in args.guards_on and seed < args.guard_seeds:
+            runs += [(args.guard_shots, seed, variant) for variant in GUARDS]
     return runs
 
 
