@@ -2,9 +2,10 @@
 
 `spacy-zeroshot finetune` puts these sections beside a saved pipeline's components; they
 are the same as `configs/fewshot_textcat.cfg` (a test keeps the two equal). Sane for a
-pretrained cross-encoder: learn rate 2e-5 with a short linear warm-up, 8 docs per batch, a
-few epochs, dev scored every 8 steps, no parameter averaging (thinc's averages do not cover
-the torch weights).
+pretrained cross-encoder: learn rate 5e-5 with a 4-step warm-up and a linear decay to 0 at
+step 64, 8 docs per batch, at most 8 epochs or 64 steps, dev scored every 8 steps (the first
+score, at learn rate 0, is the zero-shot model's), no parameter averaging (thinc's averages
+do not cover the torch weights).
 """
 
 FEWSHOT_TRAINING_CONFIG = """
@@ -43,7 +44,7 @@ dropout = 0.1
 accumulate_gradient = 1
 patience = 200
 max_epochs = 8
-max_steps = 0
+max_steps = 64
 eval_frequency = 8
 frozen_components = []
 annotating_components = []
@@ -74,8 +75,8 @@ eps = 1e-08
 [training.optimizer.learn_rate]
 @schedules = "warmup_linear.v1"
 warmup_steps = 4
-total_steps = 400
-initial_rate = 2e-5
+total_steps = 64
+initial_rate = 5e-5
 
 [training.score_weights]
 cats_score = 1.0
