@@ -179,12 +179,14 @@ TASKS: Dict[str, Dict[str, Any]] = {
 
 def overrides_for(task: str, args: argparse.Namespace) -> Dict[str, Any]:
     spec = TASKS[task]
+    templates = {f"components.{RELATIONS}.labels": {k: v[: args.templates] for k, v in TEMPLATES.items()}}
     return {
         "nlp.pipeline": ["zeroshot_nli", spec["component"]],
         "training.annotating_components": [],
         "components.zeroshot_nli.model": args.model,
         "components.zeroshot_nli.device": args.device,
         **spec["overrides"],
+        **(templates if task == "relations" else {}),
         **args.overrides,
     }
 
@@ -267,6 +269,7 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--test-size", type=int, default=150, help="test sentences")
     parser.add_argument("--dev-size", type=int, default=20, help="dev sentences for spacy train")
+    parser.add_argument("--templates", type=int, default=2, help="relations: templates per relation (1 halves the pairs)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
     parser.add_argument("--work", default=None)
     parser.add_argument("--out", type=Path, default=None)

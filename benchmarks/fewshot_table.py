@@ -155,7 +155,8 @@ def run_one(
     start, cpu_start = time.perf_counter(), time.process_time()
     best = train_pipeline(args.config, folder / "out", overrides, folder / "train.log")
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-    result = measure(spacy.load(best), task, args.on, probe, sick, args.batch_size)
+    result = measure(spacy.load(best if args.pick == "best" else best.parent / "model-last"), task, args.on, probe, sick,
+                     args.batch_size)
     result.update({"data": task.name, "shots": shots, "seed": seed, "variant": variant, "train_seconds": seconds,
                    "train_cpu_seconds": cpu_seconds, "train_docs": len(rows)})
     return result
@@ -276,6 +277,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--dev-per-label", type=int, default=8, help="dev docs per label for spacy train")
     parser.add_argument("--on", choices=("test", "tune"), default="test",
                         help="score on the test split, or on the 'tune' split (for choosing settings)")
+    parser.add_argument("--pick", choices=("best", "last"), default="best",
+                        help="score model-best (chosen on dev, as a user would) or model-last (for studying training)")
     parser.add_argument("--probe", default="trec", choices=("trec", "ag_news", "emotion", "sst5", "none"))
     parser.add_argument("--probe-size", type=int, default=200)
     parser.add_argument("--sick-size", type=int, default=500, help="SICK pairs for the NLI probe (0: off)")
