@@ -376,11 +376,7 @@ class Errors(metaclass=_CodedMeta):
         "Component '{name}' ranks the doc's sentences, but the doc has no sentence boundaries. "
         "Add a 'sentencizer' or a parser before it, or set `spans_key` to rank a span group."
     )
-    E406 = (
-        "Cannot save '{name}': its {key} {value!r} contains '${{', which spaCy's config.cfg "
-        "would read as a variable reference, so the saved pipeline could not be loaded again. "
-        "Give such a query per doc in `doc._.zeroshot_query` instead."
-    )
+    # E406 (a query containing '${' could not be saved) is retired: such queries now save exactly.
     E407 = "`{key}` of '{name}' must be a non-empty string, got {value!r}."
 
     # Calibration and the audit trail (E430-E469)

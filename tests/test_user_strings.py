@@ -127,7 +127,14 @@ def relation_configs(i: int, s: str, tmp: Path) -> Dict[str, Dict[str, Any]]:
     }
 
 
+def ranker_configs(i: int, s: str, tmp: Path) -> Dict[str, Dict[str, Any]]:
+    return {
+        f"ranker{i}": {"query": s, "hypothesis_template": braces(s) + " {}", "spans_key": s, "output_key": s},
+    }
+
+
 FACTORIES = {
+    "ranker": "zeroshot_span_ranker",
     "textcat_": "zeroshot_textcat",
     "typer": "zeroshot_entity_typer",
     "linker": "zeroshot_entity_linker",
@@ -138,6 +145,7 @@ KINDS: Dict[str, Callable[[int, str, Path], Dict[str, Dict[str, Any]]]] = {
     "typer": typer_configs,
     "linker": linker_configs,
     "relations": relation_configs,
+    "ranker": ranker_configs,
 }
 
 

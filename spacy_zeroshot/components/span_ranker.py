@@ -24,6 +24,7 @@ from ..tasks.ranking import (
 )
 from ..validation import check_choice, check_positional_template, check_threshold
 from .base import ZeroShotTask, docs_as_list
+from .user_strings import keep_exact
 
 RELEVANCE_ATTR = "zeroshot_relevance"
 QUERY_ATTR = "zeroshot_query"
@@ -32,8 +33,7 @@ if not Span.has_extension(RELEVANCE_ATTR):
 if not Doc.has_extension(QUERY_ATTR):
     Doc.set_extension(QUERY_ATTR, default=None)
 
-STRINGS_FILE = "strings.json"
-USER_STRINGS = ("query", "hypothesis_template")
+STRINGS_FILE = "strings.json"  # written by earlier versions; still read (see `from_disk`)
 
 
 def candidate_spans(doc: Doc, spans_key: Optional[str], name: str) -> List[Span]:
@@ -135,6 +135,17 @@ class ZeroShotSpanRanker(ZeroShotTask):
             "aggregate": check_choice("aggregate", aggregate, AGGREGATE, name),
         }
         self.scorer = scorer
+        keep_exact(
+            nlp,
+            name,
+            {
+                "query": query,
+                "hypothesis_template": hypothesis_template,
+                "spans_key": spans_key,
+                "output_key": output_key,
+                "nli_component": nli_component,
+            },
+        )
 
     def query_for(self, doc: Doc) -> str:
         """The query a doc is ranked against: `doc._.zeroshot_query`, else the component's `query`."""
@@ -200,31 +211,16 @@ class ZeroShotSpanRanker(ZeroShotTask):
         settings.update(kwargs)
         return self.scorer(examples, **settings)
 
-    # The query and template are user strings: they are saved as component data, which wins
-    # over the config on load, so that spaCy's config interpolation of "$" cannot change them
-    # (the config may hold a mangled copy: confection writes "$" as "$$" and reads it back so).
-
-    def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
-        for key in USER_STRINGS:
-            # Checked here, not when the component is built: a loaded config may hold a mangled
-            # "${" that the saved strings then replace. spaCy wrote config.cfg just before this.
-            if "${" in (self.cfg[key] or ""):
-                raise ValueError(Errors.E406.format(key=key, value=self.cfg[key], name=self.name))
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        srsly.write_json(path / STRINGS_FILE, {key: self.cfg[key] for key in USER_STRINGS})
+    # The query and template reach config.cfg exactly through `keep_exact` (literal blocks),
+    # so the component saves no strings of its own. Folders saved by earlier versions held them
+    # in strings.json, next to a config that may have mangled them ("$" read back as "$$"):
+    # from_disk still restores them from there.
 
     def from_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotSpanRanker":
+        super().from_disk(path, exclude=exclude)
         strings_file = Path(path) / STRINGS_FILE
         if strings_file.exists():
             self._restore(srsly.read_json(strings_file))
-        return self
-
-    def to_bytes(self, *, exclude: Iterable[str] = SimpleFrozenList()) -> bytes:
-        return srsly.msgpack_dumps({key: self.cfg[key] for key in USER_STRINGS})
-
-    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotSpanRanker":
-        self._restore(srsly.msgpack_loads(bytes_data))
         return self
 
     def _restore(self, strings: Dict[str, Any]) -> None:
