@@ -197,6 +197,8 @@ def test_fewshot_config_matches_the_finetune_defaults() -> None:
     shipped = Config().from_disk(ROOT / "configs" / "fewshot_textcat.cfg", interpolate=False)
     defaults = Config().from_str(FEWSHOT_TRAINING_CONFIG, interpolate=False)
     for section in ("corpora", "training", "initialize", "system", "pretraining"):
+        if section == "initialize":  # per-component settings name the config's components
+            shipped[section].pop("components"), defaults[section].pop("components")
         assert shipped[section] == defaults[section], section
 
 
