@@ -233,6 +233,19 @@ def test_finetune_cli_improves_and_reports(saved_pipeline: Path, tmp_path: Path)
     assert json.loads((tmp_path / "out" / "model-best" / "training.json").read_text()) == report
 
 
+def test_finetune_cli_records_the_settings_it_ran_with(saved_pipeline: Path, tmp_path: Path) -> None:
+    """Overrides reach config.cfg and training.json; a shorter max_steps moves the decay's end."""
+    code, report = finetune(saved_pipeline, tmp_path, "--training.max_steps", "3", "--training.eval_frequency", "1")
+    assert code == 0
+    training = report["settings"]["training"]
+    assert (training["max_steps"], training["eval_frequency"], training["batcher"]["size"]) == (3, 1, 4)
+    assert training["optimizer"]["learn_rate"]["total_steps"] == 3
+    assert training["seed"] == 0  # interpolated, not "${system.seed}"
+    saved = Config().from_disk(tmp_path / "out" / "config.cfg", interpolate=False)
+    assert saved["training"]["max_steps"] == 3 and saved["training"]["optimizer"]["learn_rate"]["total_steps"] == 3
+    assert saved["training"]["batcher"]["size"] == 4
+
+
 def test_finetune_cli_keeps_zero_shot_when_dev_does_not_improve(saved_pipeline: Path, tmp_path: Path) -> None:
     code, report = finetune(saved_pipeline, tmp_path, "--training.max_epochs", "1", "--training.optimizer.learn_rate.initial_rate", "0")
     assert code == 0 and report["kept"] == "zero-shot"

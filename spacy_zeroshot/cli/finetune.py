@@ -63,15 +63,15 @@ def finetune(settings: FinetuneSettings, *, log: IO[str] = sys.stderr) -> Dict[s
         raise ValueError(
             Errors.E304.format(what=settings.pipeline, problem="it has no 'zeroshot_nli' component to fine-tune.")
         )
-    config = training_config(nlp, source, settings.train, settings.dev)
+    config = apply_overrides(training_config(nlp, source, settings.train, settings.dev), settings.overrides)
     settings.output.mkdir(parents=True, exist_ok=True)
     config_path = settings.output / "config.cfg"
-    config.to_disk(config_path)
+    config.to_disk(config_path)  # the whole run: `spacy train OUTPUT/config.cfg` repeats it
     weights = dict(config["training"]["score_weights"])
     zero_shot = dev_scores(nlp, settings.dev, weights)
     print(f"Zero-shot dev score: {zero_shot['score']:.4f}", file=log)
     started = time.perf_counter()
-    train(config_path, settings.output, use_gpu=settings.gpu_id, overrides=settings.overrides)
+    train(config_path, settings.output, use_gpu=settings.gpu_id)
     seconds = time.perf_counter() - started
     best = settings.output / "model-best"
     tuned = dev_scores(spacy.load(best), settings.dev, weights)
@@ -84,7 +84,11 @@ def finetune(settings: FinetuneSettings, *, log: IO[str] = sys.stderr) -> Dict[s
     report = {
         "pipeline": str(settings.pipeline),
         "data": {"train": corpus_info(settings.train, nlp), "dev": corpus_info(settings.dev, nlp)},
-        "settings": {"overrides": settings.overrides, "training": config["training"], "gpu_id": settings.gpu_id},
+        "settings": {
+            "overrides": settings.overrides,
+            "training": config.interpolate()["training"],
+            "gpu_id": settings.gpu_id,
+        },
         "scores": {"zero_shot": zero_shot, "fine_tuned": tuned},
         "kept": kept,
         "seconds": round(seconds, 1),
@@ -116,6 +120,24 @@ def training_config(nlp: Language, source: str, train: Path, dev: Path) -> Confi
     if weights:
         config["training"]["score_weights"] = weights
     return config
+
+
+def apply_overrides(config: Config, overrides: Dict[str, Any]) -> Config:
+    """`config` with spaCy-style dotted overrides applied (as `spacy train` applies them).
+
+    One convenience: overriding `training.max_steps` without the learn-rate schedule's
+    `total_steps` moves `total_steps` along, so a shorter (or longer) run still decays its
+    learn rate to 0 at its last step, as the defaults do.
+
+    RETURNS (Config): A new config, not interpolated.
+    RAISES ConfigValidationError: spaCy's, for an override of a section that does not exist.
+    """
+    overrides = dict(overrides)
+    schedule = config["training"]["optimizer"].get("learn_rate")
+    total = "training.optimizer.learn_rate.total_steps"
+    if "training.max_steps" in overrides and total not in overrides and isinstance(schedule, dict) and "total_steps" in schedule:
+        overrides[total] = overrides["training.max_steps"]
+    return Config(config).from_str(config.to_str(), overrides=overrides, interpolate=False)
 
 
 def dev_scores(nlp: Language, dev: Path, weights: Dict[str, Any]) -> Dict[str, Any]:
