@@ -72,12 +72,16 @@ class Warnings(metaclass=_CodedMeta):
     # Few-shot fine-tuning
     W300 = (
         "'{name}' found no gold annotation to learn from in {n} training example(s): it "
-        "reads {what}. It will not learn; its scores still count in evaluation."
+        "reads {what}.{found} It will not learn; its scores still count in evaluation."
     )
     W301 = (
         "The optimizer keeps parameter averages (`use_averages = true`), which cover thinc "
         "models only: '{name}' steps its torch weights with AdamW and evaluates and saves "
         "them as they are. Set `use_averages = false` in [training.optimizer]."
+    )
+    W302 = (
+        "'{name}': none of the gold labels in {n} training example(s) is one of its labels, so it "
+        "learns only that its labels do not hold.{found}"
     )
 
     # Reranking (W400-W409)
@@ -353,10 +357,11 @@ class Errors(metaclass=_CodedMeta):
     E301 = "Invalid training group: {problem}."
     E302 = "`l2_sp` must be a non-negative number (0 turns it off), got {value!r}."
     E303 = (
-        "'{name}' builds its training premises from sentences (`context` = \"sentence\"), "
-        "but the training docs have no sentence boundaries. Store them in the corpus, add a "
+        "'{name}' builds its training examples from sentences (`context` = \"sentence\", or, "
+        "for relations, candidate pairs within a sentence: `max_distance` = null), but the "
+        "training docs have no sentence boundaries. Store them in the corpus, add a "
         "sentencizer or parser to [training] annotating_components, or use `context` "
-        "\"window\" or \"doc\"."
+        "\"window\" or \"doc\" (and, for relations, a `max_distance`)."
     )
     E304 = "Cannot fine-tune {what}: {problem}"
 

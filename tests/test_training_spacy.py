@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import spacy
 import torch
-from spacy.tokens import DocBin
+from spacy.tokens import DocBin, Span
 from spacy.training import Example
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_loop
@@ -188,9 +188,28 @@ def test_initialize_warns_for_a_task_without_gold(deberta_path: str) -> None:
     nlp.add_pipe("zeroshot_nli", config={"model": deberta_path, "device": "cpu"})
     nlp.add_pipe("zeroshot_textcat", config={"labels": LABELS})
     doc = nlp.make_doc("no labels of ours")
-    doc.cats = {"other": 1.0}
-    with pytest.warns(UserWarning, match="W300"):
+    doc.cats = {label.upper(): float(i == 0) for i, label in enumerate(LABELS)}  # the usual slip: other case
+    with pytest.warns(UserWarning, match="W300") as record:
         nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc)])
+    message = str(next(w.message for w in record if "W300" in str(w.message)))
+    assert repr(LABELS[0].upper()) in message and repr(LABELS[0]) in message
+
+
+def test_initialize_w300_names_the_gold_labels_of_typer_and_relations(deberta_path: str) -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("zeroshot_nli", config={"model": deberta_path, "device": "cpu"})
+    nlp.add_pipe("zeroshot_entity_typer", config={"labels": {"*": ["person", "city"]}, "context": "doc"})
+    nlp.add_pipe("zeroshot_relation_extractor", config={"labels": ["born_in"], "context": "doc", "max_distance": 10})
+    doc = nlp.make_doc("Ada was born in London")
+    doc.ents = [Span(doc, 0, 1, label="PER"), Span(doc, 4, 5, label="LOC")]
+    doc._.relations = [{"head": [0, 1], "tail": [4, 5], "label": "BORN_IN"}]
+    with pytest.warns(UserWarning) as record:
+        nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc)])
+    messages = [str(w.message) for w in record if "W300" in str(w.message)]
+    assert any("'PER', 'LOC'" in m and "'person', 'city'" in m for m in messages), messages
+    # Relations learn from negatives too (pairs with no or an unknown relation): W302, not W300.
+    negatives_only = [str(w.message) for w in record if "W302" in str(w.message)]
+    assert any("'BORN_IN'" in m and "'born_in'" in m for m in negatives_only), negatives_only
 
 
 def test_fewshot_config_matches_the_finetune_defaults() -> None:

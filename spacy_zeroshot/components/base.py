@@ -4,7 +4,7 @@ the audit trail (`save_io`) and calibration on gold examples (`initialize`, `cal
 import warnings
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -187,8 +187,29 @@ class ZeroShotTask:
         if self.gold_description is None:
             return
         sample = [eg for eg in islice(get_examples(), INIT_SAMPLE) if _has_gold(eg)]
-        if sample and not self.training_groups(sample):
-            warnings.warn(Warnings.W300.format(name=self.name, n=len(sample), what=self.gold_description), stacklevel=3)
+        if not sample:
+            return
+        found = self.gold_labels(sample)
+        hint = ""
+        if found:  # the usual cause: names that differ from the component's (case included)
+            shown = ", ".join(repr(label) for label in found[:10]) + (", ..." if len(found) > 10 else "")
+            known = ", ".join(repr(label) for label in self.labels[:10]) + (", ..." if len(self.labels) > 10 else "")
+            hint = f" The examples' gold labels are {shown}; its labels are {known}: they must match exactly."
+        if not self.training_groups(sample):
+            warnings.warn(
+                Warnings.W300.format(name=self.name, n=len(sample), what=self.gold_description, found=hint), stacklevel=3
+            )
+        elif found and not set(found) & set(self.labels):  # e.g. relations: unknown labels are negatives
+            warnings.warn(Warnings.W302.format(name=self.name, n=len(sample), found=hint), stacklevel=3)
+
+    def gold_labels(self, examples: Sequence[Example]) -> List[str]:
+        """The gold label names the reference docs of `examples` hold for this task (for `W300`'s
+        hint when none is one of the component's); [] when the task cannot tell."""
+        return []
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        return ()
 
     def load_resources(self) -> None:
         """Read what the component needs besides the model (e.g. candidate files)."""

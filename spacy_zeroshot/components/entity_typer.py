@@ -171,6 +171,11 @@ class ZeroShotEntityTyper(ZeroShotTask):
             name=self.name,
         )
 
+    def gold_labels(self, examples: Sequence[Example]) -> List[str]:
+        key = self.cfg["spans_key"]
+        spans = (eg.reference.spans.get(key, []) if key else eg.reference.ents for eg in examples)
+        return list(dict.fromkeys(span.label_ for group in spans for span in group))
+
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
         spans_key = self.cfg["spans_key"]
         for doc, entries in zip(docs, predictions):

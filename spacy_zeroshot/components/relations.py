@@ -154,6 +154,12 @@ class ZeroShotRelationExtractor(ZeroShotTask):
             name=self.name,
         )
 
+    def gold_labels(self, examples: Sequence[Example]) -> List[str]:
+        extension = self.cfg["extension"]
+        ensure_extension(extension)
+        relations = (eg.reference._.get(extension) or [] for eg in examples)
+        return list(dict.fromkeys(str(r.get("label")) for group in relations for r in group if isinstance(r, dict)))
+
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
         extension = self.cfg["extension"]
         ensure_extension(extension)

@@ -190,6 +190,9 @@ class ZeroShotTextCategorizer(ZeroShotTask):
             name=self.name,
         )
 
+    def gold_labels(self, examples: Sequence[Example]) -> List[str]:
+        return list(dict.fromkeys(label for eg in examples for label in eg.reference.cats))
+
     def set_annotations(self, docs: Iterable[Doc], predictions: List[Dict[str, Any]]) -> None:
         for doc, prediction in zip(docs, predictions):
             doc.cats.update(prediction["cats"])
