@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Un
 
 import numpy as np
 
-from .devices import DTYPES, Precision, default_batching, resolve_device, resolve_precision
+from .devices import DTYPES, Precision, default_attention_cells, default_batching, resolve_device, resolve_precision
 from .errors import Errors, Warnings
 from .labels import resolve_nli_indices
 from .pair_cache import PairCache
@@ -132,6 +132,7 @@ class NLIBackend:
         self._stale_runners = False
         self._precision: Optional[Precision] = None
         self._batching: Optional[Tuple[int, int]] = None
+        self._batch_cells: Optional[int] = None
         self._oom_warned = False
         self._tokenizer: Any = None
         self._indices: Optional[Tuple[int, int]] = None
@@ -183,6 +184,8 @@ class NLIBackend:
         itemsize = 2 if precision.autocast is not None else model.dtype.itemsize
         tokens, pairs = default_batching(device, model.config, itemsize, self._max_length)
         self._batching = (self.batch_tokens_setting or tokens, self.max_batch_pairs_setting or pairs)
+        # A token budget the user set is taken as it is; the default also bounds attention.
+        self._batch_cells = None if self.batch_tokens_setting else default_attention_cells(device, itemsize)
         self.cache.clear()
         self._stale_runners = False
         self._model_key = (location, revision, self.dtype_setting)
@@ -279,6 +282,14 @@ class NLIBackend:
             self.load()
         assert self._batching is not None
         return self._batching[1]
+
+    @property
+    def batch_cells(self) -> Optional[int]:
+        """Budget of attention cells (pairs x padded length^2) per forward pass, or None:
+        the device default with `batch_tokens` unset (see `devices.default_attention_cells`)."""
+        if self._batching is None:
+            self.load()
+        return self._batch_cells
 
     def cache_info(self) -> Dict[str, float]:
         """Pair-cache statistics: hits, misses, hit_rate, entries, size."""
@@ -460,7 +471,7 @@ class NLIBackend:
         self._ensure_runners()
         features, lengths = self.encode(pairs)
         logits = np.empty((len(pairs), num_classes), dtype=np.float32)
-        for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_pairs):
+        for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_pairs, self.batch_cells):
             logits[batch] = self._forward_or_split(features, batch, lengths, exact)
         return logits
 

@@ -137,10 +137,27 @@ CPU_BATCH_PAIRS = 16
 CPU_BATCH_TOKENS = 2048
 CPU_BF16_BATCH_PAIRS = 64
 CPU_BF16_BATCH_TOKENS = 8192
+# ... but not for long pairs: at 400-500 tokens a batch of 8192 tokens (17 pairs) holds attention
+# matrices of 17 x 462^2 cells per head, which leave the caches, and ran 1.66x slower than
+# batches of 2048 tokens (4 pairs) in alternated timings on a 2-core AMX CPU. So bfloat16
+# batches are also held to 64 pairs' worth of 128-token attention: 64 x 128^2 cells per head
+# (4 pairs of 512 tokens; short pairs are unaffected).
+CPU_BF16_BATCH_CELLS = 64 * 128 * 128
 GPU_BATCH_PAIRS = 256
 GPU_MIN_TOKENS = 1024
 GPU_MAX_TOKENS = 65536
 GPU_MEMORY_SHARE = 0.3
+
+
+def default_attention_cells(device: "torch.device", itemsize: int) -> Optional[int]:
+    """Default budget of attention cells (pairs x padded length^2) per forward pass: on the
+    CPU in half precision (the bfloat16 mode) `CPU_BF16_BATCH_CELLS`, else None (no budget).
+
+    device (torch.device): Where the model runs.
+    itemsize (int): Bytes per value of the matrix products (2: half precision).
+    RETURNS (Optional[int]): The budget, or None.
+    """
+    return CPU_BF16_BATCH_CELLS if device.type != "cuda" and itemsize < 4 else None
 
 
 def default_batching(device: "torch.device", config: object, itemsize: int, max_length: int) -> Tuple[int, int]:

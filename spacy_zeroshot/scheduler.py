@@ -5,7 +5,7 @@ decides batching itself, so every task (text classification, entities, relations
 same pooling across docs, labels, spans and candidates.
 """
 
-from typing import Dict, Hashable, List, Sequence, Tuple, TypeVar
+from typing import Dict, Hashable, List, Optional, Sequence, Tuple, TypeVar
 
 T = TypeVar("T", bound=Hashable)
 
@@ -28,17 +28,22 @@ def deduplicate(items: Sequence[T]) -> Tuple[List[T], List[int]]:
     return list(index), inverse
 
 
-def plan_batches(lengths: Sequence[int], max_tokens: int, max_pairs: int) -> List[List[int]]:
+def plan_batches(
+    lengths: Sequence[int], max_tokens: int, max_pairs: int, max_cells: Optional[int] = None
+) -> List[List[int]]:
     """Cut items into batches by a padded-token budget, longest items first.
 
     Items are sorted by length (descending, ties by position) so that each batch pads to
-    nearly the same length. A batch holds at most `max_pairs` items and at most
-    `max_tokens` padded tokens (its longest item's length times its size); an item longer
-    than the budget still gets a batch of its own.
+    nearly the same length. A batch holds at most `max_pairs` items, at most `max_tokens`
+    padded tokens (its longest item's length times its size) and, with `max_cells`, at most
+    that many attention cells per head (its size times the padded length squared: what one
+    attention score matrix of the batch holds); an item over a budget still gets a batch of
+    its own.
 
     lengths (Sequence[int]): Token length of each item.
     max_tokens (int): Budget of padded tokens per batch.
     max_pairs (int): Maximum number of items per batch.
+    max_cells (Optional[int]): Budget of size x length^2 per batch (None: no such budget).
     RETURNS (List[List[int]]): Batches of item indices; every index appears exactly once.
     """
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
@@ -48,7 +53,8 @@ def plan_batches(lengths: Sequence[int], max_tokens: int, max_pairs: int) -> Lis
     for i in order:
         length = max(int(lengths[i]), 1)
         width = max(padded_len, length)
-        if current and (len(current) >= max_pairs or width * (len(current) + 1) > max_tokens):
+        over_cells = max_cells is not None and width * width * (len(current) + 1) > max_cells
+        if current and (len(current) >= max_pairs or width * (len(current) + 1) > max_tokens or over_cells):
             batches.append(current)
             current, width = [], length
         current.append(i)

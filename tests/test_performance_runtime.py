@@ -12,6 +12,7 @@ from spacy_zeroshot.devices import (
     CPU_BATCH_TOKENS,
     CPU_BF16_BATCH_PAIRS,
     CPU_BF16_BATCH_TOKENS,
+    CPU_BF16_BATCH_CELLS,
     default_batching,
     resolve_precision,
 )
@@ -90,6 +91,26 @@ def test_cpu_bfloat16_batches_are_larger(deberta_path):
     small = NLIBackend(deberta_path, device="cpu", dtype="bfloat16", max_batch_pairs=16, batch_tokens=2048)
     # Other batch shapes only move bfloat16 rounding (padding is masked).
     assert np.abs(bf16.score(pairs) - small.score(pairs)).max() <= 0.05
+
+
+def test_cpu_bfloat16_bounds_attention_by_default_only(deberta_path):
+    """Long pairs in bfloat16 batch by an attention budget (64 x 128^2 cells) unless the user sets
+    `batch_tokens`; float32 and int8 have no such budget."""
+    bf16 = NLIBackend(deberta_path, device="cpu", dtype="bfloat16").load()
+    assert bf16.batch_cells == CPU_BF16_BATCH_CELLS == 64 * 128 * 128
+    assert NLIBackend(deberta_path, device="cpu", dtype="bfloat16", batch_tokens=8192).load().batch_cells is None
+    assert NLIBackend(deberta_path, device="cpu").load().batch_cells is None
+    assert NLIBackend(deberta_path, device="cpu", dtype="int8").load().batch_cells is None
+    pairs = [(" ".join(["word"] * 300) + f" {i}", "This example is travel.") for i in range(8)]  # truncated to 128
+    whole = bf16.score(pairs)
+    bf16.cache.clear()
+    bf16._batch_cells = 4 * 128 * 128  # the budget the scorer reads: 4 pairs of 128 tokens
+    sizes = []
+    forward = bf16._forward
+    bf16._forward = lambda features, batch, *rest, **kw: sizes.append(len(batch)) or forward(features, batch, *rest, **kw)
+    cut = bf16.score(pairs)
+    assert sizes == [4, 4]
+    assert np.abs(whole - cut).max() <= 0.05  # only bfloat16 rounding moves with the batch shape
 
 
 def test_backend_rejects_bad_performance_settings(deberta_path):

@@ -26,6 +26,28 @@ def test_plan_batches_respects_budget(lengths, max_tokens, max_pairs):
         assert len(batch) == 1 or width * len(batch) <= max_tokens
 
 
+@given(
+    lengths_strategy,
+    st.integers(min_value=1, max_value=5000),
+    st.integers(min_value=1, max_value=70),
+    st.integers(min_value=1, max_value=2_000_000),
+)
+def test_plan_batches_respects_attention_budget(lengths, max_tokens, max_pairs, max_cells):
+    batches = plan_batches(lengths, max_tokens, max_pairs, max_cells)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        width = max(lengths[i] for i in batch)
+        assert len(batch) <= max_pairs
+        assert len(batch) == 1 or (width * len(batch) <= max_tokens and width * width * len(batch) <= max_cells)
+
+
+def test_plan_batches_attention_budget_only_cuts_long_items():
+    short, long = [66] * 64, [462] * 16
+    assert [len(b) for b in plan_batches(short, 8192, 64, 64 * 128 * 128)] == [64]
+    assert [len(b) for b in plan_batches(long, 8192, 64)] == [16]  # 17 x 462 > 8192
+    assert [len(b) for b in plan_batches(long, 8192, 64, 64 * 128 * 128)] == [4, 4, 4, 4]
+
+
 @given(lengths_strategy)
 def test_plan_batches_sorts_by_length(lengths):
     batches = plan_batches(lengths, 10_000, 16)
