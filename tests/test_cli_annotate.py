@@ -285,3 +285,17 @@ def test_review_record_exports_spans_links_and_relations() -> None:
     assert record["cats"] == {"business": 0.7} and record["meta"] == {"id": 7}
     json.dumps(record)
     doc._.relations = None
+
+
+def test_review_record_exports_span_ranker_relevance() -> None:
+    """What a `zeroshot_span_ranker` scored reaches the review JSONL: the kept spans' relevance."""
+    if not Span.has_extension("zeroshot_relevance"):
+        Span.set_extension("zeroshot_relevance", default=None)
+    nlp = spacy.blank("en")
+    doc = nlp("The bridge costs 40 million. It opens in May.")
+    first, second = doc[0:6], doc[6:11]
+    first._.zeroshot_relevance, second._.zeroshot_relevance = 0.92, 0.03
+    doc.spans["ranked"] = [Span(doc, 0, 6)]
+    spans = review_record(doc)["spans"]
+    assert [(s["source"], s["text"], s["relevance"]) for s in spans] == [("spans:ranked", first.text, 0.92)]
+    assert "relevance" not in review_record(nlp("No ranker here."))["spans"]

@@ -13,6 +13,7 @@ from ..audit import review_explanations
 
 TYPE_SCORES_ATTR = "zeroshot_type_scores"
 LINK_SCORES_ATTR = "zeroshot_link_scores"
+RELEVANCE_ATTR = "zeroshot_relevance"
 DEFAULT_RELATIONS_ATTR = "relations"
 
 
@@ -30,7 +31,8 @@ def review_record(
         character offsets ("start", "end"), token offsets ("token_start", "token_end",
         end exclusive), "text", "label", "source" ("ents" or "spans:<key>"), "score" (the
         type score of its label, when the entity typer scored it), "kb_id" and "kb_score"
-        (when a linker set it), and the full "type_scores" / "link_scores" when present.
+        (when a linker set it), the full "type_scores" / "link_scores" when present, and
+        "relevance" (`span._.zeroshot_relevance`, when a span ranker scored it).
         Relations refer to spans by their index in "spans".
     """
     spans: List[Dict[str, Any]] = []
@@ -87,6 +89,10 @@ def _span_record(span: Span, source: str) -> Dict[str, Any]:
     if link_scores:
         record["kb_score"] = link_scores.get(span.kb_id_)
         record["link_scores"] = dict(link_scores)
+    if Span.has_extension(RELEVANCE_ATTR):
+        relevance = span._.get(RELEVANCE_ATTR)
+        if isinstance(relevance, (int, float)):
+            record["relevance"] = float(relevance)
     return record
 
 
