@@ -10,9 +10,9 @@ from spacy_zeroshot.backend import NLIBackend
 from spacy_zeroshot.devices import (
     CPU_BATCH_PAIRS,
     CPU_BATCH_TOKENS,
+    CPU_BF16_BATCH_CELLS,
     CPU_BF16_BATCH_PAIRS,
     CPU_BF16_BATCH_TOKENS,
-    CPU_BF16_BATCH_CELLS,
     default_batching,
     resolve_precision,
 )
