@@ -1,7 +1,8 @@
 """Training defaults for few-shot fine-tuning of a pretrained NLI cross-encoder.
 
 `spacy-zeroshot finetune` puts these sections beside a saved pipeline's components; they
-are the same as `configs/fewshot_textcat.cfg` (a test keeps the two equal). Sane for a
+are the same as `configs/fewshot_textcat.cfg` (a test keeps the two equal; only the config's
+per-component `[initialize.components]` settings, which name its components, are its own). Sane for a
 pretrained cross-encoder: learn rate 5e-5 with a 4-step warm-up and a linear decay to 0 at
 step 64, 8 docs per batch, at most 8 epochs or 64 steps, dev scored every 8 steps (the first
 score, at learn rate 0, is the zero-shot model's), no parameter averaging (thinc's averages
