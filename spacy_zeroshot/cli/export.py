@@ -10,10 +10,10 @@ from typing import Any, Dict, List, Optional, Tuple
 from spacy.tokens import Doc, Span
 
 from ..audit import review_explanations
+from ..components.entity_linker import LINK_SCORES_ATTR
+from ..components.entity_typer import TYPE_SCORES_ATTR
+from ..components.span_ranker import RELEVANCE_ATTR
 
-TYPE_SCORES_ATTR = "zeroshot_type_scores"
-LINK_SCORES_ATTR = "zeroshot_link_scores"
-RELEVANCE_ATTR = "zeroshot_relevance"
 DEFAULT_RELATIONS_ATTR = "relations"
 
 

@@ -192,8 +192,7 @@ class ZeroShotTask:
         found = self.gold_labels(sample)
         hint = ""
         if found:  # the usual cause: names that differ from the component's (case included)
-            shown = ", ".join(repr(label) for label in found[:10]) + (", ..." if len(found) > 10 else "")
-            known = ", ".join(repr(label) for label in self.labels[:10]) + (", ..." if len(self.labels) > 10 else "")
+            shown, known = _listed(found), _listed(self.labels)
             hint = f" The examples' gold labels are {shown}; its labels are {known}: they must match exactly."
         if not self.training_groups(sample):
             warnings.warn(
@@ -260,6 +259,11 @@ class ZeroShotTask:
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = SimpleFrozenList()) -> "ZeroShotTask":
         folder_from_bytes(bytes_data, self.from_disk, exclude)
         return self
+
+
+def _listed(labels: Sequence[str], most: int = 10) -> str:
+    """Labels for a message: 'a', 'b', ... (at most `most` of them)."""
+    return ", ".join(repr(label) for label in labels[:most]) + (", ..." if len(labels) > most else "")
 
 
 def _has_gold(example: Example) -> bool:
