@@ -4,6 +4,7 @@ This layer knows torch and transformers, not spaCy. Both are imported lazily so 
 `import spacy_zeroshot` and building a pipeline stay cheap and never touch the network.
 """
 
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -30,6 +31,12 @@ if TYPE_CHECKING:  # pragma: no cover
 # Tokenizers without a real limit report a huge model_max_length; anything above this is "none".
 _NO_LIMIT = 1_000_000
 _FALLBACK_MAX_LENGTH = 512
+
+# transformers' `from_pretrained` patches process-wide state while it builds a model (weight
+# initialisation is switched off, parameters are first made on the "meta" device): two loads
+# at once in one process, even of different models, corrupt each other and leave that state
+# behind. Every load in the process goes through this lock.
+_FROM_PRETRAINED_LOCK = threading.Lock()
 
 
 class NLIBackend(PairEncoding):
@@ -64,6 +71,14 @@ class NLIBackend(PairEncoding):
     tune_allocator (bool): On the CPU under glibc (Linux), raise malloc's mmap and trim
         thresholds at load (process-wide) so that each batch reuses the memory the previous
         one freed instead of page-faulting fresh pages (`runtime.tune_cpu_allocator`).
+
+    Thread safety: one backend may be called from many threads. The lazy load happens once,
+    under `lock` (the other callers wait for it; a failed load raises in each caller and the
+    next call tries again); tokenization, scoring (pair cache, lossy runners, `fast_deberta`'s
+    caches, statistics) and fine-tuning steps hold `lock`, so they run one at a time and a
+    forward pass never sees weights half-way through an optimizer step. Throughput under
+    concurrent callers comes from pooling their docs into one batch
+    (`spacy_zeroshot.serving`), not from overlapping forward passes.
     """
 
     def __init__(
@@ -101,6 +116,8 @@ class NLIBackend(PairEncoding):
             raise ValueError(Errors.E250.format(value=cache_size))
         self.source = source
         self.revision = revision
+        # Re-entrant: scoring tokenizes, and a lazy property may load, under the same lock.
+        self.lock = threading.RLock()
         # How error messages name a setting: as the caller passes it. Whoever builds the backend
         # for the user sets it (the 'zeroshot_nli' component, `ZeroShotClassifier`).
         self.settings_hint = "`NLIBackend(..., {key}=...)`"
@@ -145,7 +162,26 @@ class NLIBackend(PairEncoding):
         return self._model is not None
 
     def load(self, source: Optional[Union[str, Path]] = None) -> "NLIBackend":
-        """Load the model and tokenizer (from `source`, default `self.source`) onto the device."""
+        """Load the model and tokenizer (from `source`, default `self.source`) onto the device.
+
+        Thread-safe: holds `lock` (and the process-wide `from_pretrained` lock while reading).
+        The loaded state is published only when everything succeeded, so a failed load leaves
+        the backend as it was, ready to try again.
+
+        RAISES OSError: [E009] when the model or tokenizer cannot be read.
+        RAISES ValueError: [E001] [E010] [E014] for a model that is no usable NLI model.
+        """
+        with self.lock:
+            return self._load(source)
+
+    def ensure_loaded(self) -> None:
+        """Load on first use, once: concurrent first callers wait for one load."""
+        if self._model is None:
+            with self.lock:
+                if self._model is None:
+                    self._load(None)
+
+    def _load(self, source: Optional[Union[str, Path]]) -> "NLIBackend":
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
         device = resolve_device(self.device_setting)
@@ -159,8 +195,9 @@ class NLIBackend(PairEncoding):
         location = str(source if source is not None else self.source)
         revision = None if source is not None else self.revision
         try:
-            tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
-            model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision)
+            with _FROM_PRETRAINED_LOCK:
+                tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
+                model = AutoModelForSequenceClassification.from_pretrained(location, revision=revision)
         except (OSError, ValueError) as err:
             raise OSError(Errors.E009.format(source=location, err=err)) from err
         num_labels = int(model.config.num_labels)
@@ -175,13 +212,14 @@ class NLIBackend(PairEncoding):
             # What transformers' zero-shot pipeline does for such tokenizers.
             tokenizer.pad_token = tokenizer.eos_token
         runner, exact_runner = prepare_runners(model, device, precision, self.optimize, bool(self.recheck_margin))
-        self._model, self._runner, self._tokenizer, self._indices = model, runner, tokenizer, indices
+        max_length = self._resolve_max_length(tokenizer, model.config)
+        itemsize = 2 if precision.autocast is not None else model.dtype.itemsize
+        tokens, pairs = default_batching(device, model.config, itemsize, max_length)
+        self._runner, self._tokenizer, self._indices = runner, tokenizer, indices
         self._exact_runner = exact_runner
         self._precision = precision
-        self._max_length = self._resolve_max_length(tokenizer, model.config)
+        self._max_length = max_length
         self._special_tokens = tokenizer.num_special_tokens_to_add(pair=True)
-        itemsize = 2 if precision.autocast is not None else model.dtype.itemsize
-        tokens, pairs = default_batching(device, model.config, itemsize, self._max_length)
         self._batching = (self.batch_tokens_setting or tokens, self.max_batch_pairs_setting or pairs)
         # A token budget the user set is taken as it is; the default also bounds attention.
         self._batch_cells = None if self.batch_tokens_setting else default_attention_cells(device, itemsize)
@@ -189,6 +227,9 @@ class NLIBackend(PairEncoding):
         self._stale_runners = False
         self._model_key = (location, revision, self.dtype_setting)
         self._exact_key = (location, revision, "float32")
+        # Last: `ensure_loaded` reads `_model` without the lock, so it must be set only once
+        # everything else is.
+        self._model = model
         return self
 
     def _resolve_max_length(self, tokenizer: Any, config: Any) -> int:
@@ -209,27 +250,23 @@ class NLIBackend(PairEncoding):
 
     @property
     def model(self) -> Any:
-        if self._model is None:
-            self.load()
+        self.ensure_loaded()
         return self._model
 
     @property
     def tokenizer(self) -> Any:
-        if self._tokenizer is None:
-            self.load()
+        self.ensure_loaded()
         return self._tokenizer
 
     @property
     def entailment_index(self) -> int:
-        if self._indices is None:
-            self.load()
+        self.ensure_loaded()
         assert self._indices is not None
         return self._indices[0]
 
     @property
     def contradiction_index(self) -> int:
-        if self._indices is None:
-            self.load()
+        self.ensure_loaded()
         assert self._indices is not None
         return self._indices[1]
 
@@ -242,15 +279,13 @@ class NLIBackend(PairEncoding):
     @property
     def max_length(self) -> int:
         """Max tokens of a (premise, hypothesis) pair, special tokens included."""
-        if self._model is None:
-            self.load()
+        self.ensure_loaded()
         return self._max_length
 
     @property
     def pair_special_tokens(self) -> int:
         """Special tokens the tokenizer adds to a pair ([CLS] a [SEP] b [SEP] -> 3)."""
-        if self._model is None:
-            self.load()
+        self.ensure_loaded()
         return self._special_tokens
 
     @property
@@ -260,16 +295,14 @@ class NLIBackend(PairEncoding):
     @property
     def precision(self) -> Precision:
         """How the model runs: weight dtype, CPU autocast, int8 quantisation."""
-        if self._precision is None:
-            self.load()
+        self.ensure_loaded()
         assert self._precision is not None
         return self._precision
 
     @property
     def batch_tokens(self) -> int:
         """Budget of padded tokens per forward pass (the setting, else the device default)."""
-        if self._batching is None:
-            self.load()
+        self.ensure_loaded()
         assert self._batching is not None
         return self._batching[0]
 
@@ -277,8 +310,7 @@ class NLIBackend(PairEncoding):
     def max_batch_pairs(self) -> int:
         """Cap on pairs per forward pass (the setting, else the device default; halved after
         an out-of-memory error)."""
-        if self._batching is None:
-            self.load()
+        self.ensure_loaded()
         assert self._batching is not None
         return self._batching[1]
 
@@ -286,8 +318,7 @@ class NLIBackend(PairEncoding):
     def batch_cells(self) -> Optional[int]:
         """Budget of attention cells (pairs x padded length^2) per forward pass, or None:
         the device default with `batch_tokens` unset (see `devices.default_attention_cells`)."""
-        if self._batching is None:
-            self.load()
+        self.ensure_loaded()
         return self._batch_cells
 
     def cache_info(self) -> Dict[str, float]:
@@ -301,21 +332,23 @@ class NLIBackend(PairEncoding):
         float16/bfloat16 for inference is cast back; scoring then runs a cast copy)."""
         import torch
 
-        model = self.model
-        if model.dtype != torch.float32:
-            model.float()
-            self._stale_runners = True
-        return model
+        with self.lock:
+            model = self.model
+            if model.dtype != torch.float32:
+                model.float()
+                self._stale_runners = True
+            return model
 
     def weights_changed(self) -> None:
         """Call after the model's weights changed in place (an optimizer step): cached pair
         logits are dropped, and what scores (lossy copies, the float32 re-check model,
         `fast_deberta`'s cached projections) is rebuilt from the new weights before the next
         forward pass. The model returns to eval mode."""
-        self.cache.clear()
-        self._stale_runners = True
-        if self._model is not None:
-            self._model.eval()
+        with self.lock:
+            self.cache.clear()
+            self._stale_runners = True
+            if self._model is not None:
+                self._model.eval()
 
     def _ensure_runners(self) -> None:
         if not self._stale_runners:
@@ -348,6 +381,10 @@ class NLIBackend(PairEncoding):
             > 0, which keeps a float32 model where the weights were cast).
         RETURNS (np.ndarray): float32 array (len(pairs), num_classes), in input order.
         """
+        with self.lock:  # one scoring at a time: the cache, runners and statistics are shared
+            return self._score(pairs, exact)
+
+    def _score(self, pairs: Sequence[Pair], exact: bool) -> np.ndarray:
         num_classes = int(self.model.config.num_labels)
         if not pairs:
             return np.zeros((0, num_classes), dtype=np.float32)

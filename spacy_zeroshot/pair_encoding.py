@@ -6,6 +6,7 @@ windows of long texts, truncated encodings and padded tensors.
 (`training.trainer`) both encode through it, so they read the very same tokens.
 """
 
+import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple
 
 from .errors import Errors
@@ -19,7 +20,13 @@ Pair = Tuple[str, str]
 
 class PairEncoding:
     """Pair tokenization for a backend that provides `tokenizer`, `max_length`,
-    `pair_special_tokens` and `device` (the properties below are that contract)."""
+    `pair_special_tokens`, `device` and `lock` (the members below are that contract).
+
+    Every tokenizer call holds `lock`: a Rust ("fast") tokenizer called from two threads at
+    once raises "Already borrowed" (huggingface/tokenizers#537).
+    """
+
+    lock: "threading.RLock"
 
     @property
     def tokenizer(self) -> Any:  # pragma: no cover - provided by the backend
@@ -43,7 +50,8 @@ class PairEncoding:
             return []
         # verbose=False: no "Token indices sequence length is longer than the specified maximum"
         # message; these counts decide truncation and windows, nothing runs at this length.
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
+        with self.lock:
+            encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)["input_ids"]
         return [len(ids) for ids in encoded]
 
     def premise_budget(self, hypotheses: Sequence[str]) -> int:
@@ -63,7 +71,8 @@ class PairEncoding:
         Consecutive windows overlap by `stride` tokens so that no token is read without
         some context. A text that fits gives one window.
         """
-        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        with self.lock:
+            encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         offsets = [(s, e) for s, e in encoded["offset_mapping"] if e > s]
         if len(offsets) <= max_tokens:
             return [(0, len(text))]
@@ -87,12 +96,13 @@ class PairEncoding:
         RAISES ValueError: [E012] when a hypothesis leaves no room for the premise.
         """
         self.premise_budget([h for _, h in pairs])  # a clear error before the tokenizer's own
-        encoded = self.tokenizer(
-            [p for p, _ in pairs],
-            [h for _, h in pairs],
-            truncation="only_first",
-            max_length=self.max_length,
-        )
+        with self.lock:
+            encoded = self.tokenizer(
+                [p for p, _ in pairs],
+                [h for _, h in pairs],
+                truncation="only_first",
+                max_length=self.max_length,
+            )
         features = {key: encoded[key] for key in ("input_ids", "token_type_ids") if key in encoded}
         return features, [len(ids) for ids in features["input_ids"]]
 

@@ -177,8 +177,7 @@ class ZeroShotNLI:
 
     def initialize(self, get_examples: Optional[Callable[[], Iterable[Any]]] = None, *, nlp: Optional[Language] = None) -> None:
         """Load the model now, so that a missing or broken model fails at start-up."""
-        if not self.backend.is_loaded:
-            self.backend.load()
+        self.backend.ensure_loaded()
 
     def to_disk(self, path: Union[str, Path], *, exclude: Iterable[str] = SimpleFrozenList()) -> None:
         path = Path(path)

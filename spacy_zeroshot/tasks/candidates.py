@@ -263,9 +263,11 @@ class KBCandidates(CandidateSource):
         if self.kb.contains_alias(text):
             return [text]
         if self._lowercase is None:
-            self._lowercase = {}
+            # Built whole, then published: a thread never reads a half-filled index.
+            lowercase: Dict[str, List[str]] = {}
             for alias in self.kb.get_alias_strings():
-                self._lowercase.setdefault(alias_key(alias), []).append(alias)
+                lowercase.setdefault(alias_key(alias), []).append(alias)
+            self._lowercase = lowercase
         return sorted(self._lowercase.get(alias_key(text), []))
 
     def candidates(self, text: str) -> List[Candidate]:

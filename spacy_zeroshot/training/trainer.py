@@ -155,6 +155,10 @@ class NLITrainer:
         learn (bool): False computes the loss only (a frozen model): no gradient, no change.
         RETURNS (float): The loss value (0.0 when there is nothing to learn).
         """
+        with self.backend.lock:  # no scoring while the model is in training mode
+            return self._accumulate(groups, dropout, learn)
+
+    def _accumulate(self, groups: Sequence[TrainGroup], dropout: bool, learn: bool) -> float:
         import torch
 
         total = sum(group.decisions for group in groups)
@@ -205,6 +209,10 @@ class NLITrainer:
     def step(self, settings: StepSettings) -> bool:
         """One AdamW step with the accumulated gradients, then clear them and tell the
         backend its weights changed. RETURNS (bool): False when no gradient was pending."""
+        with self.backend.lock:  # no forward pass reads weights half-way through the step
+            return self._step(settings)
+
+    def _step(self, settings: StepSettings) -> bool:
         import torch
 
         if not self.pending:
