@@ -196,3 +196,15 @@ def test_concurrency_training_while_serving_is_serialized(deberta_path: str) -> 
     want = nlp("The team won the match.").cats
     for got in run_threads(lambda i: nlp("The team won the match.").cats):
         assert_close(got, want, 1e-6)
+
+
+def test_concurrency_audit_trail_is_per_call(deberta_path: str) -> None:
+    """Each thread's docs carry their own audit trail (the recorder is a context variable)."""
+    nlp = build(deberta_path)
+    nlp.get_pipe("zeroshot_nli").save_io = True
+    want = [nlp(text).user_data.get("zeroshot_io") for text in TEXTS]
+    for _ in range(ROUNDS):
+        results = run_threads(lambda i: nlp(TEXTS[i % len(TEXTS)]).user_data.get("zeroshot_io"))
+        for i, got in enumerate(results):
+            assert not isinstance(got, Exception), got
+            assert_close(got, want[i % len(TEXTS)], 1e-6)
