@@ -414,8 +414,8 @@ class Errors(metaclass=_CodedMeta):
 
     # Serving (spacy_zeroshot.serving, spacy-zeroshot serve): E600-E619
     E600 = (
-        "The request pool is closed: it takes no new docs after `close()` (the server is "
-        "shutting down). Send the request again to a running server."
+        "The request pool is closed: it takes no new docs after `close()` (a server closes "
+        "it when it shuts down). Send the request again to a running server."
     )
     E601 = "`{name}` must be {expected}, got {value!r}."
     E602 = "The request pool takes texts (str) or spaCy Docs, got {kind}."

@@ -19,7 +19,7 @@ from spacy.tokens import Doc
 
 from spacy_zeroshot.cli import main
 from spacy_zeroshot.cli.export import review_record
-from spacy_zeroshot.serving import RequestPool, ServeSettings
+from spacy_zeroshot.serving import PoolClosedError, RequestPool, ServeSettings
 
 LABELS = ["sports", "business", "science"]
 TEXTS = [
@@ -197,7 +197,7 @@ def test_pool_close_finishes_queued_docs_then_refuses(nlp: Language) -> None:
     assert pool.close(timeout=120) is True
     assert all(f.done() for f in futures)
     assert [f.result().text for f in futures] == TEXTS
-    with pytest.raises(RuntimeError, match=r"\[E600\]"):
+    with pytest.raises(PoolClosedError, match=r"\[E600\]"):
         pool.submit("too late")
     assert pool.close() is True  # idempotent
     assert pool.closed
@@ -233,7 +233,8 @@ def test_pool_docs_of_the_pipeline_vocab_work(nlp: Language) -> None:
 
 @contextlib.contextmanager
 def running_server(nlp: Language, **settings: Any) -> Iterator[str]:
-    """Serve `nlp` with uvicorn on 127.0.0.1 (a free port) in a background thread."""
+    """Serve `nlp` with uvicorn on 127.0.0.1 (a free port) in a background thread; yields its URL
+    (the app is `running_server.app`)."""
     pytest.importorskip("fastapi")
     uvicorn = pytest.importorskip("uvicorn")
     from spacy_zeroshot.serving import create_app
@@ -247,6 +248,7 @@ def running_server(nlp: Language, **settings: Any) -> Iterator[str]:
         assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
+    running_server.app = app  # type: ignore[attr-defined]
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -304,7 +306,7 @@ def test_server_refuses_large_and_bad_payloads(nlp: Language) -> None:
             chunked = http.post(
                 "/annotate", content=(b"y" * 1_000 for _ in range(3)), headers={"Content-Type": "application/json"}
             )
-            just_fits = http.post("/annotate", json={"text": "z" * 1_900})
+            just_fits = http.post("/annotate", json={"text": "short", "meta": "m" * 1_900})
             bad_json = http.post("/annotate", content=b'{"text": ', headers={"Content-Type": "application/json"})
             no_text = http.post("/annotate", json={"meta": 1})
             not_str = http.post("/annotate", json={"text": 5})
@@ -316,7 +318,7 @@ def test_server_refuses_large_and_bad_payloads(nlp: Language) -> None:
     for response in (big, chunked):
         assert response.status_code == 413
         assert response.json()["detail"].startswith("[E603]") and "2,000 bytes" in response.json()["detail"]
-    assert just_fits.status_code == 200 and just_fits.json()["text"] == "z" * 1_900
+    assert just_fits.status_code == 200 and just_fits.json()["meta"] == "m" * 1_900
     for response in (bad_json, no_text, not_str, empty_batch, surrogate):
         assert response.status_code == 422, response.text
     assert "[E605]" in surrogate.text
@@ -332,6 +334,16 @@ def test_server_pipeline_error_is_a_500_with_the_message(nlp: Language) -> None:
         fine = httpx.post(f"{url}/annotate", json={"text": "fine"}, timeout=120)
     assert failed.status_code == 500 and FAIL_ON in failed.json()["detail"]
     assert fine.status_code == 200
+
+
+def test_server_answers_503_once_its_pool_is_closed(nlp: Language) -> None:
+    httpx = pytest.importorskip("httpx")
+    with running_server(nlp) as url:
+        running_server.app.state.pool.close()  # type: ignore[attr-defined]
+        response = httpx.post(f"{url}/annotate", json={"text": "late"}, timeout=120)
+        health = httpx.get(f"{url}/health", timeout=120)
+    assert response.status_code == 503 and response.json()["detail"].startswith("[E600]")
+    assert health.json()["status"] == "closing"
 
 
 def test_serve_cli_bad_setting_fails_before_loading(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

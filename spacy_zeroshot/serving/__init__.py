@@ -14,10 +14,11 @@ from .app import (
     require_server,
     run_server,
 )
-from .pool import RequestPool, check_pool_settings
+from .pool import PoolClosedError, RequestPool, check_pool_settings
 
 __all__ = [
     "RequestPool",
+    "PoolClosedError",
     "check_pool_settings",
     "ServeSettings",
     "DEFAULT_MAX_BODY_BYTES",

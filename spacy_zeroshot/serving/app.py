@@ -21,7 +21,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..errors import Errors
-from .pool import RequestPool, check_pool_settings
+from .pool import PoolClosedError, RequestPool, check_pool_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -138,10 +138,8 @@ def create_app(nlp: Language, settings: ServeSettings, to_output: Callable[[Doc]
     async def annotate_docs(pool: RequestPool[Record], docs: List[DocIn]) -> List[Record]:
         try:
             records = await pool.aprocess_many([doc.text for doc in docs])
-        except RuntimeError as err:
-            if pool.closed:
-                raise HTTPException(status_code=503, detail=str(err)) from err
-            raise HTTPException(status_code=500, detail=f"{type(err).__name__}: {err}") from err
+        except PoolClosedError as err:
+            raise HTTPException(status_code=503, detail=str(err)) from err
         except Exception as err:
             logger.exception("Annotating a request failed")
             raise HTTPException(status_code=500, detail=f"{type(err).__name__}: {err}") from err

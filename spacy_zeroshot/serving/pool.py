@@ -40,6 +40,10 @@ class _Item(Generic[Output]):
 _STOP = object()
 
 
+class PoolClosedError(RuntimeError):
+    """`[E600]`: a doc was submitted to a closed `RequestPool`."""
+
+
 def check_pool_settings(max_wait_ms: float, max_batch_docs: int) -> None:
     """Raise `[E601]` unless `max_wait_ms` >= 0 and `max_batch_docs` is a positive integer."""
     if isinstance(max_wait_ms, bool) or not isinstance(max_wait_ms, (int, float)) or not max_wait_ms >= 0:
@@ -100,7 +104,7 @@ class RequestPool(Generic[Output]):
         doc (Union[str, Doc]): A text, or a Doc made with the pipeline's vocab.
         RETURNS (Future): Resolves to the annotated Doc (or `to_output(doc)`), or raises the
             error the pipeline raised for it.
-        RAISES (RuntimeError): `[E600]` after `close()`.
+        RAISES (PoolClosedError): `[E600]` (a RuntimeError) after `close()`.
         RAISES (TypeError): `[E602]` for anything but a str or a Doc.
         """
         return self.submit_many([doc])[0]
@@ -115,7 +119,7 @@ class RequestPool(Generic[Output]):
         futures: "List[Future[Output]]" = [Future() for _ in docs]
         with self._lock:  # nothing is queued behind the stop marker
             if self._closed:
-                raise RuntimeError(Errors.E600)
+                raise PoolClosedError(Errors.E600)
             now = time.monotonic()
             for doc, future in zip(docs, futures):
                 self._queue.put(_Item(doc, future, now))
