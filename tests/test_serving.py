@@ -1,5 +1,6 @@
 """Cross-request pooling (`RequestPool`) and the HTTP server (`spacy-zeroshot serve`)."""
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -123,6 +124,20 @@ def test_pool_outputs_equal_nlp_pipe(nlp: Language) -> None:
     assert [doc.text for doc in docs] == TEXTS
     for doc, cats in zip(docs, expected):
         assert_cats_equal(doc.cats, cats)
+
+
+def test_pool_aprocess_pools_coroutines(nlp: Language) -> None:
+    counting = CountingPipeline(nlp)
+    texts = [f"async doc {i}" for i in range(6)]
+
+    async def callers(pool: RequestPool) -> List[Doc]:
+        return list(await asyncio.gather(*(pool.aprocess(text) for text in texts)))
+
+    with RequestPool(counting, max_wait_ms=300, max_batch_docs=6) as pool:  # type: ignore[arg-type]
+        docs = asyncio.run(callers(pool))
+        assert [doc.text for doc in asyncio.run(pool.aprocess_many(texts[:2]))] == texts[:2]
+    assert [doc.text for doc in docs] == texts
+    assert counting.calls == [6, 2]
 
 
 def test_pool_caps_batches_at_max_batch_docs(nlp: Language) -> None:
