@@ -428,6 +428,6 @@ class Errors(metaclass=_CodedMeta):
         "pip install \"spacy-zeroshot[serve]\"."
     )
     E605 = (
-        "The text is not valid Unicode: it holds a lone surrogate code point at character "
-        "{index} ({point}), which no UTF-8 response can carry. Send the text as UTF-8."
+        "The {what} is not valid Unicode: it holds a lone surrogate code point ({point}) at "
+        "character {index}, which no UTF-8 response can carry. Send it as UTF-8."
     )

@@ -329,14 +329,17 @@ def test_server_refuses_large_and_bad_payloads(nlp: Language) -> None:
             surrogate = http.post(
                 "/annotate", content=b'{"text": "a\\ud800b"}', headers={"Content-Type": "application/json"}
             )
+            bad_meta = http.post(
+                "/annotate", content=b'{"text": "ok", "meta": {"k": ["\\udfff"]}}', headers={"Content-Type": "application/json"}
+            )
             health = http.get("/health")
     for response in (big, chunked):
         assert response.status_code == 413
         assert response.json()["detail"].startswith("[E603]") and "2,000 bytes" in response.json()["detail"]
     assert just_fits.status_code == 200 and just_fits.json()["meta"] == "m" * 1_900
-    for response in (bad_json, no_text, not_str, empty_batch, surrogate):
+    for response in (bad_json, no_text, not_str, empty_batch, surrogate, bad_meta):
         assert response.status_code == 422, response.text
-    assert "[E605]" in surrogate.text
+    assert "[E605] The text" in surrogate.text and "[E605] The meta" in bad_meta.text
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["pipeline"] == nlp.pipe_names
 

@@ -107,9 +107,15 @@ def create_app(nlp: Language, settings: ServeSettings, to_output: Callable[[Doc]
 
         @field_validator("text")
         @classmethod
-        def _encodable(cls, text: str) -> str:
+        def _text_encodable(cls, text: str) -> str:
             check_text(text)
             return text
+
+        @field_validator("meta")
+        @classmethod
+        def _meta_encodable(cls, meta: Any) -> Any:
+            check_text(json.dumps(meta, ensure_ascii=False), what="meta")
+            return meta
 
     class BatchIn(BaseModel):
         """Several docs in one request; each is pooled like a single doc."""
@@ -191,12 +197,16 @@ def run_server(nlp: Language, settings: ServeSettings, to_output: Callable[[Doc]
     uvicorn.Server(config).run()
 
 
-def check_text(text: str) -> None:
-    """Raise `[E605]` (ValueError) if `text` holds a lone surrogate, which UTF-8 cannot carry."""
+def check_text(text: str, what: str = "text") -> None:
+    """Raise `[E605]` (ValueError) if `text` holds a lone surrogate, which UTF-8 cannot carry.
+
+    what (str): What the message calls `text` ("text", "meta").
+    """
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as err:
-        raise ValueError(Errors.E605.format(index=err.start, point=f"U+{ord(text[err.start]):04X}")) from None
+        point = f"U+{ord(text[err.start]):04X}"
+        raise ValueError(Errors.E605.format(what=what, index=err.start, point=point)) from None
 
 
 class BodySizeLimit:
