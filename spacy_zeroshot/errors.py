@@ -4,8 +4,8 @@ Codes are grouped by area so that independent work does not collide:
 E001-E049 backend and models, E050-E099 shared components and text classification,
 E100-E149 entity typing and linking, E150-E199 relations, E200-E249 corpus annotation,
 E250-E299 performance and runtime modes, E300-E349 few-shot fine-tuning, E400-E429 reranking,
-E430-E469 calibration and the audit trail, E500-E549 engines (Ray Data). Warnings use the same
-ranges with a W prefix.
+E430-E469 calibration and the audit trail, E500-E549 engines (Ray Data), E600-E619 serving
+(`spacy_zeroshot.serving`, `spacy-zeroshot serve`). Warnings use the same ranges with a W prefix.
 """
 
 from typing import Any
@@ -410,4 +410,24 @@ class Errors(metaclass=_CodedMeta):
     E438 = (
         "The calibration saved at {path} cannot be read ({problem}). It may have been written "
         "by another version: calibrate again, or delete that file."
+    )
+
+    # Serving (spacy_zeroshot.serving, spacy-zeroshot serve): E600-E619
+    E600 = (
+        "The request pool is closed: it takes no new docs after `close()` (a server closes "
+        "it when it shuts down). Send the request again to a running server."
+    )
+    E601 = "`{name}` must be {expected}, got {value!r}."
+    E602 = "The request pool takes texts (str) or spaCy Docs, got {kind}."
+    E603 = (
+        "The request body is {size} bytes, over the server's limit of {limit} bytes "
+        "(--max-body-bytes). Send fewer or shorter docs per request."
+    )
+    E604 = (
+        "`spacy-zeroshot serve` needs FastAPI and uvicorn, which are not installed: "
+        "pip install \"spacy-zeroshot[serve]\"."
+    )
+    E605 = (
+        "The {what} is not valid Unicode: it holds a lone surrogate code point ({point}) at "
+        "character {index}, which no UTF-8 response can carry. Send it as UTF-8."
     )

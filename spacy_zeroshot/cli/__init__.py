@@ -2,6 +2,7 @@
 
     spacy-zeroshot annotate PIPELINE INPUT OUTPUT [OUTPUT] [options] [--section.key value ...]
     spacy-zeroshot finetune PIPELINE TRAIN --dev DEV --output DIR [options] [--section.key value ...]
+    spacy-zeroshot serve PIPELINE [--host 127.0.0.1] [--port 8000] [options] [--section.key value ...]
 
 Options that contain a dot are config overrides in spaCy's style (`--components.zeroshot_nli.model
 path`), parsed by spaCy's own `parse_config_overrides`.
@@ -12,10 +13,12 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from ..serving import ServeSettings
 from .annotate import ENGINES, ON_ERROR, AnnotateSettings, annotate
 from .finetune import FinetuneSettings, finetune
+from .serve import ServeCommand, serve
 
-__all__ = ["main", "annotate", "AnnotateSettings", "finetune", "FinetuneSettings"]
+__all__ = ["main", "annotate", "AnnotateSettings", "finetune", "FinetuneSettings", "serve", "ServeCommand"]
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,7 +90,53 @@ def _parser() -> argparse.ArgumentParser:
         help="Keep the fine-tuned model-best even when it scores lower on dev than the zero-shot pipeline.",
     )
     tune.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
+    _add_serve(commands)
     return parser
+
+
+def _add_serve(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    defaults = ServeSettings()
+    sub = commands.add_parser(
+        "serve",
+        help="Serve a pipeline over HTTP (POST /annotate), pooling concurrent requests (needs spacy-zeroshot[serve]).",
+        description=(
+            "Serve a pipeline (a saved folder, an installed package, or a config.cfg; config overrides as "
+            "--section.key value) with FastAPI and uvicorn. POST /annotate {\"text\": ..., \"meta\": ...} returns "
+            "the review record of `spacy-zeroshot annotate`; POST /annotate/batch {\"docs\": [...]} several; "
+            "GET /health. The docs of concurrent requests are pooled into one nlp.pipe batch."
+        ),
+    )
+    sub.add_argument("pipeline", help="Pipeline folder, installed pipeline package name, or .cfg file.")
+    sub.add_argument("--host", default=defaults.host, help=f"Interface to listen on (default: {defaults.host}).")
+    sub.add_argument("--port", type=int, default=defaults.port, help=f"TCP port (default: {defaults.port}).")
+    sub.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=defaults.max_wait_ms,
+        help=f"Milliseconds a doc may wait for others to join its batch (default: {defaults.max_wait_ms:g}).",
+    )
+    sub.add_argument(
+        "--max-batch-docs",
+        type=int,
+        default=defaults.max_batch_docs,
+        help=f"Most docs per pooled batch; 1 turns pooling off (default: {defaults.max_batch_docs}).",
+    )
+    sub.add_argument(
+        "--no-pooling", action="store_true", help="One doc at a time (same as --max-batch-docs 1 --max-wait-ms 0)."
+    )
+    sub.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=defaults.max_body_bytes,
+        help=f"Largest request body; larger ones get HTTP 413 (default: {defaults.max_body_bytes:,}).",
+    )
+    sub.add_argument("--gpu-id", type=int, default=None, help="GPU to run the NLI models on; -1 for the CPU.")
+    sub.add_argument(
+        "--relations-attr", default="relations", help="The doc._ extension holding relations (default: relations)."
+    )
+    sub.add_argument("--explain", action="store_true", help="Add each doc's audit trail to its record ('explain').")
+    sub.add_argument("--access-log", action="store_true", help="Log every request (uvicorn's access log).")
+    sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
 
 
 def split_overrides(argv: List[str]) -> Tuple[List[str], List[str]]:
@@ -117,6 +166,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     options = _parser().parse_args(args)
     if options.command == "finetune":
         return _finetune(options, parse_config_overrides(override_args))
+    if options.command == "serve":
+        return _serve(options, parse_config_overrides(override_args))
     settings = AnnotateSettings(
         pipeline=options.pipeline,
         input=options.input,
@@ -163,5 +214,33 @@ def _finetune(options: argparse.Namespace, overrides: dict) -> int:
         finetune(settings)
     except (ValueError, OSError) as err:
         print(f"spacy-zeroshot finetune: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _serve(options: argparse.Namespace, overrides: dict) -> int:
+    server = ServeSettings(
+        host=options.host,
+        port=options.port,
+        max_wait_ms=0.0 if options.no_pooling else options.max_wait_ms,
+        max_batch_docs=1 if options.no_pooling else options.max_batch_docs,
+        max_body_bytes=options.max_body_bytes,
+        access_log=options.access_log,
+    )
+    command = ServeCommand(
+        pipeline=options.pipeline,
+        server=server,
+        overrides=overrides,
+        gpu_id=options.gpu_id,
+        relations_attr=options.relations_attr,
+        explain=options.explain,
+        code=options.code,
+    )
+    try:
+        serve(command)
+    except KeyboardInterrupt:  # Ctrl+C: uvicorn has shut down gracefully, then re-raised it
+        return 0
+    except (ValueError, OSError, ImportError) as err:
+        print(f"spacy-zeroshot serve: {err}", file=sys.stderr)
         return 1
     return 0
