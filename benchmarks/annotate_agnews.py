@@ -25,7 +25,10 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared"
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED  # noqa: E402
+
 LABELS = ["world", "sports", "business", "science and technology"]
 
 

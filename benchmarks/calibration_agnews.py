@@ -25,7 +25,12 @@ import spacy
 from spacy.language import Language
 from spacy.training import Example
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ag_news" / "test.csv"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED_DATA  # noqa: E402
+
+DEFAULT_DATA = SHARED_DATA / "ag_news" / "test.csv"
 # Class ids 1-4 of AG News, and the label text put in the hypothesis.
 LABELS = {"world": "world", "sports": "sports", "business": "business", "sci/tech": "science and technology"}
 TEMPLATE = "This example is about {}."

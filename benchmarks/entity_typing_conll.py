@@ -12,6 +12,7 @@ The data (Reuters-restricted) is read by path and never copied.
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
@@ -20,7 +21,12 @@ import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "conll2003" / "eng.testb.spans.jsonl"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED_DATA  # noqa: E402
+
+DEFAULT_DATA = SHARED_DATA / "conll2003" / "eng.testb.spans.jsonl"
 TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "miscellaneous thing"}
 TEMPLATE = "{mention} is a {label}."
 

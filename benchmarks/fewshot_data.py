@@ -13,6 +13,7 @@ split; Emotion draws from its validation file and tests on its test file.
 import csv
 import json
 import random
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -20,7 +21,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from spacy.language import Language
 from spacy.tokens import DocBin
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED_DATA  # noqa: E402, F401  (the scripts' default --data)
+
 SPLIT_SEED = 12345  # the test/dev/pool split; the draws use the run's seeds
 
 Row = Tuple[str, str]  # (text, label)

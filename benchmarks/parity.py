@@ -20,7 +20,11 @@ from pathlib import Path
 from typing import List
 
 HERE = Path(__file__).resolve().parent
-AG_NEWS = HERE.parent.parent / "shared" / "data" / "ag_news" / "test.csv"
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED_DATA  # noqa: E402
+
+AG_NEWS = SHARED_DATA / "ag_news" / "test.csv"
 LABELS = ["world", "sports", "business", "science and technology"]
 TEMPLATE = "This example is about {}."
 

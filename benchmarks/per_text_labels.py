@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import List, Tuple
 
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared"
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED  # noqa: E402
+
 GOLD = {"1": "world politics", "2": "sports", "3": "business", "4": "science and technology"}
 DISTRACTORS = ["cooking", "music", "health", "travel", "fashion", "weather", "movies", "education"]
 

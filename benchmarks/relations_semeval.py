@@ -29,7 +29,12 @@ from spacy.training import Example
 
 from spacy_zeroshot.tasks.relations import score_relations
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "semeval2010_task8" / "test.jsonl"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED_DATA  # noqa: E402
+
+DEFAULT_DATA = SHARED_DATA / "semeval2010_task8" / "test.jsonl"
 # Relation(e1,e2): {subj} is e1, {obj} is e2. Two verbalizations each; a label's score is the best.
 TEMPLATES: Dict[str, List[str]] = {
     "Cause-Effect": ["{subj} causes {obj}.", "{obj} is caused by {subj}."],

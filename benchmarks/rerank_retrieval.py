@@ -25,7 +25,11 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import MINILM, SHARED_DATA  # noqa: E402
+
 # Query (class description) per class id, and the hypothesis template, per data set.
 DATASETS: Dict[str, Dict[str, Any]] = {
     "agnews": {
@@ -137,7 +141,7 @@ def run_hf(hf: Any, queries: List[str], texts: List[str], template: str) -> Tupl
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="../shared/models/minilm-nli", help="hub id or local folder")
+    parser.add_argument("--model", default=str(MINILM), help="hub id or local folder")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", choices=sorted(DATASETS), default="agnews")
     parser.add_argument("--data-path", default=None, help="override the data file")

@@ -13,9 +13,8 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
 
+from shared_paths import MINILM  # noqa: E402
 from tiny_models import build_bert, build_deberta  # noqa: E402
-
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +71,8 @@ def make_nlp(deberta_path: str) -> Callable[..., spacy.language.Language]:
 
 @pytest.fixture(scope="session")
 def shared_minilm() -> str:
-    """The small trained NLI model in ../shared (research licence; read by path, never copied)."""
-    path = SHARED / "models" / "minilm-nli"
-    if not (path / "config.json").exists():
-        pytest.skip("../shared/models/minilm-nli is not available")
-    return str(path)
+    """The small trained NLI model in ../shared (research licence; read by path, never copied;
+    `SPACY_ZEROSHOT_SHARED` moves it, see shared_paths.py)."""
+    if not (MINILM / "config.json").exists():
+        pytest.skip(f"{MINILM} (../shared/models/minilm-nli) is not available")
+    return str(MINILM)

@@ -13,9 +13,10 @@ from types import ModuleType
 
 import pytest
 from safetensors.torch import load_file
+from shared_paths import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+DATA = SHARED_DATA
 
 
 def load_script(name: str) -> ModuleType:

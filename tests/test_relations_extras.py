@@ -10,13 +10,14 @@ from typing import List, Tuple
 
 import pytest
 import spacy
+from shared_paths import SHARED_DATA
 from spacy.tokens import Doc, Span
 from spacy.util import load_config, load_model_from_config
 
 from spacy_zeroshot.render import relation_table, render_relations
 
 ROOT = Path(__file__).resolve().parents[1]
-SEMEVAL = ROOT.parent / "shared" / "data" / "semeval2010_task8" / "test.jsonl"
+SEMEVAL = SHARED_DATA / "semeval2010_task8" / "test.jsonl"
 VOID = {"meta", "br", "img", "input", "link", "hr"}
 
 

@@ -12,13 +12,14 @@ from typing import List, Tuple
 
 import pytest
 import spacy
+from shared_paths import SHARED_DATA
 from spacy.tokens import DocBin
 from spacy.training.initialize import init_nlp
 from spacy.training.loop import train as train_loop
 from spacy.util import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
-AG_NEWS = ROOT.parent / "shared" / "data" / "ag_news" / "test.csv"
+AG_NEWS = SHARED_DATA / "ag_news" / "test.csv"
 LABELS = ["world", "sports", "business", "science and technology"]
 
 

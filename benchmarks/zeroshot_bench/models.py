@@ -8,10 +8,10 @@ import random
 from pathlib import Path
 from typing import List
 
-ROOT = Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
-BERT_VOCAB = SHARED / "data" / "tokenizer" / "bert-base-uncased-vocab.txt"
-MINILM = SHARED / "models" / "minilm-nli"
+from .shared import MINILM, SHARED, SHARED_DATA
+
+BERT_VOCAB = SHARED_DATA / "tokenizer" / "bert-base-uncased-vocab.txt"
+__all__ = ["MINILM", "SHARED", "BERT_VOCAB", "NLI_LABELS", "WORDS"]
 NLI_LABELS = {0: "entailment", 1: "neutral", 2: "contradiction"}
 
 WORDS = (

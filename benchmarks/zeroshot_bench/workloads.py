@@ -14,9 +14,10 @@ import csv
 import random
 from typing import Any, Iterator, List, Tuple
 
-from .models import SHARED, generated_texts
+from .models import WORDS, generated_texts
+from .shared import SHARED_DATA
 
-AG_NEWS = SHARED / "data" / "ag_news" / "test.csv"
+AG_NEWS = SHARED_DATA / "ag_news" / "test.csv"
 TEMPLATE = "This example is {}."
 LABELS = ["world", "sports", "business", "science and technology", "politics", "health", "entertainment", "travel"]
 # The label sweep's 64 labels: the 8 above first, so that every prefix is a sensible label set.
@@ -44,6 +45,28 @@ def _ag_news_texts() -> Iterator[str]:
 
 def _length(tokenizer: Any, text: str) -> int:
     return len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def generated_text_of_length(tokenizer: Any, rng: random.Random, low: int, high: int) -> str:
+    """A text of random `WORDS` whose length under `tokenizer` is `low` to `high` tokens.
+    Deterministic for a given `rng` state and always terminates, whatever the vocabulary (a
+    generated one splits a word into several tokens): `high + 1` words (each at least one
+    token) pass `high`, and the longest prefix of at most `high` tokens is found by bisection
+    (a prefix's length never shrinks as words are added).
+    RAISES: ValueError when no prefix lands in the range (one word longer than `high - low` tokens).
+    """
+    words = [rng.choice(WORDS) for _ in range(high + 1)]
+    lo, hi = 0, len(words)  # the prefix of `lo` words fits, `hi` does not
+    while hi - lo > 1:
+        middle = (lo + hi) // 2
+        if _length(tokenizer, " ".join(words[:middle]) + ".") <= high:
+            lo = middle
+        else:
+            hi = middle
+    text = " ".join(words[:lo]) + "."
+    if not low <= _length(tokenizer, text) <= high:
+        raise ValueError(f"no generated text of {low}-{high} tokens with this tokenizer: one word takes too many tokens")
+    return text
 
 
 def load_texts(n: int, tokenizer: Any) -> Tuple[List[str], str]:
@@ -83,9 +106,7 @@ def load_long_texts(n: int, tokenizer: Any) -> Tuple[List[str], str]:
     joined_count = len(texts)
     rng = random.Random(1)
     while len(texts) < n:
-        text = generated_texts(1, rng, 380, 440)[0]
-        if low <= _length(tokenizer, text) <= high:
-            texts.append(text)
+        texts.append(generated_text_of_length(tokenizer, rng, low, high))
     if joined_count == n:
         return texts, f"AG News test texts joined ({AG_NEWS})"
     return texts, "generated text" if not joined_count else "AG News texts joined + generated text"
