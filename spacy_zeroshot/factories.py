@@ -87,7 +87,7 @@ def make_zeroshot_nli(
     `recheck_margin` > 0 re-scores close calls of a lossy dtype in float32, `tune_allocator`
     raises glibc's malloc thresholds on the CPU (fewer page faults), `save_io` keeps an audit
     trail of every decision in `doc.user_data` (`spacy_zeroshot.audit.explain`).
-    See README "Performance" and "Audit trail". Fine-tuning (`spacy train`):
+    See docs/performance.md and docs/tasks/audit.md. Fine-tuning (`spacy train`):
     `freeze_embeddings` keeps the word embeddings fixed, `l2_sp` > 0 pulls the weights toward
     the pretrained ones.
     """
