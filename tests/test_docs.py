@@ -100,6 +100,48 @@ def test_docs_configuration_reference_has_every_factory_setting():
     assert "`spacy-zeroshot.kb_candidates.v1`" in page and "`kb_path: str`" in page
 
 
+def settings_tables(text: str) -> List[Tuple[str, str, str]]:
+    """(component, key, default cell) of each row of the hand-written settings tables
+    (`| key | default | meaning |`): the component is the last `zeroshot_*` name in a heading
+    above the table (or in the table's first header cell)."""
+    rows = []
+    component = ""
+    in_table = False
+    for line in text.splitlines():
+        if line.startswith("#"):
+            names = re.findall(r"`(zeroshot_\w+)`", line)
+            component = names[-1] if names else component
+        elif re.match(r"\| (`zeroshot_\w+` )?key \| default \| meaning \|", line):
+            named = re.search(r"`(zeroshot_\w+)`", line)
+            component = named.group(1) if named else component
+            in_table = True
+        elif in_table and line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            if re.fullmatch(r"`\w+`", cells[0]):
+                rows.append((component, cells[0].strip("`"), cells[1]))
+        else:
+            in_table = False
+    return rows
+
+
+def test_docs_settings_tables_give_the_factories_defaults():
+    import json
+
+    from spacy.language import Language
+
+    import spacy_zeroshot  # noqa: F401
+
+    checked = 0
+    for page in RUN_PAGES:
+        for component, key, cell in settings_tables((DOCS / page).read_text(encoding="utf8")):
+            defaults = Language.get_factory_meta(component).default_config
+            assert key in defaults, f"{page}: {component} has no setting {key!r}"
+            if re.fullmatch(r"`[^`]*`", cell):
+                assert json.loads(cell.strip("`")) == defaults[key], f"{page}: {component}.{key} default {cell}"
+                checked += 1
+    assert checked >= 40
+
+
 def test_docs_cli_reference_is_each_commands_help():
     page = _hooks().cli_reference()
     assert "## `spacy-zeroshot annotate`" in page and "## `spacy-zeroshot finetune`" in page
