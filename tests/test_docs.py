@@ -184,3 +184,14 @@ def test_docs_readme_starts_with_the_install_and_test_commands():
     ]
     assert len(readme.splitlines()) <= 200
 
+
+
+def test_docs_api_docstrings_brackets_are_escaped_outside_code():
+    pytest.importorskip("griffe")
+    path = DOCS / "hooks" / "griffe_plain_docstrings.py"
+    spec = importlib.util.spec_from_file_location("griffe_plain_docstrings", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = "RAISES ValueError: [E001] [E010] for `x[0][1]` and\n```\na[b]\n```\nend[s]"
+    assert module.escape_brackets(text) == "RAISES ValueError: \\[E001\\] \\[E010\\] for `x[0][1]` and\n```\na[b]\n```\nend\\[s\\]"
