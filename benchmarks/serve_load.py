@@ -35,7 +35,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SHARED = ROOT.parent / "shared"
+if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
+    sys.path.insert(0, str(HERE))
+from zeroshot_bench.shared import SHARED  # noqa: E402
+
 LABELS = ["world", "sports", "business", "science and technology"]
 TOLERANCE = 1e-5
 
