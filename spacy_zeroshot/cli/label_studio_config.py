@@ -3,6 +3,7 @@ that shows this pipeline's predictions (categories, span labels, links, relation
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, Dict
 
 from ..engines.formats import schema_from_pipeline
@@ -20,6 +21,7 @@ def add_label_studio_config_command(commands: Any) -> None:
         ),
     )
     sub.add_argument("pipeline", help="Pipeline folder, installed pipeline package name, or .cfg file.")
+    sub.add_argument("--output", "-o", type=Path, default=None, help="Write the XML to this file instead of printing it.")
     sub.add_argument("--relations-attr", default="relations", help="doc._ extension for relations when the pipeline names none.")
     sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
 
@@ -39,5 +41,9 @@ def run_label_studio_config(options: argparse.Namespace, overrides: Dict[str, An
     except (ValueError, OSError, ImportError) as err:
         print(f"spacy-zeroshot label-studio-config: {err}", file=sys.stderr)
         return 1
-    sys.stdout.write(xml)
+    if options.output is None:
+        sys.stdout.write(xml)
+    else:
+        options.output.parent.mkdir(parents=True, exist_ok=True)
+        options.output.write_text(xml, encoding="utf8")
     return 0
