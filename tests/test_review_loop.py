@@ -26,7 +26,8 @@ def test_review_loop_project_workflow_runs(deberta_path: str, tmp_path: Path) ->
         "--vars.patterns", str(configs / "entity_patterns.json"),
         "--vars.aliases", str(configs / "entity_aliases.jsonl"),
         "--vars.review_limit", "6",
-        "--vars.finetune_args", "--training.max_steps 2 --training.eval_frequency 1",
+        "--vars.finetune_max_steps", "2",
+        "--vars.finetune_eval_frequency", "1",
     ]
     done = subprocess.run(command, cwd=project, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -4,7 +4,7 @@ options of `annotate` (`--format`, `--order`, `--limit`, `--skip-reviewed`)."""
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from spacy.tokens import DocBin
 
@@ -74,7 +74,7 @@ def import_file(
     *,
     alignment: str = "strict",
     include_unreviewed: bool = False,
-    overrides: Dict[str, Any] = {},  # noqa: B006 - read only
+    overrides: Optional[Dict[str, Any]] = None,
     relations_attr: str = "relations",
     code: Any = None,
     log: Any = sys.stderr,
@@ -86,7 +86,7 @@ def import_file(
     if output.suffix != ".spacy":
         raise ValueError(Errors.E606.format(path=output))
     import_code(code)
-    nlp = load_pipeline(pipeline, overrides)
+    nlp = load_pipeline(pipeline, overrides or {})
     schema = schema_from_pipeline(nlp, pipeline, relations_attr=relations_attr)
     docs, report = import_reviewed(Path(file), fmt, nlp, schema, alignment=alignment, use_predictions=include_unreviewed)
     output.parent.mkdir(parents=True, exist_ok=True)

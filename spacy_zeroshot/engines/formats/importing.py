@@ -1,7 +1,8 @@
 """Reviewed annotations back to gold `Doc`s: what `spacy train`, `finetune`, `calibrate` and
 `spacy evaluate` read.
 
-Categories go to `doc.cats` (1.0 for every chosen label, 0.0 for the other labels of the
+Docs are tokenized by the pipeline and split into sentences by its sentencizer (senter, parser)
+if it has one. Categories go to `doc.cats` (1.0 for every chosen label, 0.0 for the other labels of the
 pipeline), spans to `doc.ents` or `doc.spans[key]` with `kb_id_`, relations to
 `doc._.<relations extension>` as {"head": [start, end], "tail": [start, end], "label"} in token
 offsets. Only accepted (or submitted) records become docs; the others are counted.
@@ -24,6 +25,9 @@ from .reviewed import ACCEPTED, STATUSES, Reviewed, ReviewedSpan
 from .schema import ENTS, ReviewSchema
 
 IMPORT_FORMATS = ("label-studio", "prodigy", "doccano", "review")
+# Components whose sentence boundaries the gold docs keep: the task components build their
+# training premises from sentences (context "sentence", relations within a sentence).
+SEGMENTERS = ("Sentencizer", "SentenceRecognizer", "DependencyParser")
 ALIGNMENTS = ("strict", "contract", "expand")
 META_ATTR = "meta"
 
@@ -150,8 +154,12 @@ def _known(schema: ReviewSchema, what: str) -> List[str]:
 
 
 def reviewed_doc(nlp: Language, reviewed: Reviewed, schema: ReviewSchema, alignment: str, report: ImportReport) -> Doc:
-    """One accepted record as a gold doc (see the module's docstring)."""
+    """One accepted record as a gold doc (see the module's docstring), with the sentence
+    boundaries of the pipeline's sentencizer, senter or parser when it has one."""
     doc = nlp.make_doc(reviewed.text)
+    for _, pipe in nlp.pipeline:
+        if type(pipe).__name__ in SEGMENTERS:
+            doc = pipe(doc)
     doc._.set(META_ATTR, reviewed.meta)
     if reviewed.categories is not None and schema.categories:
         known = [label for c in schema.categories for label in c.labels]
