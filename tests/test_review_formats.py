@@ -152,7 +152,7 @@ def test_review_import_misaligned_spans_warn(alignment: str, expected: List[Any]
     nlp = spacy.load(pipeline_dir)
     docs, report = import_reviewed(path, "doccano", nlp, schema_from_pipeline(nlp), alignment=alignment)
     assert [(e.text, e.label_) for e in docs[0].ents] == expected
-    assert len(report.warnings) == 1 and report.warnings[0].startswith("[W600]") and f"{path}:1" in report.warnings[0]
+    assert len(report.warnings) == 1 and report.warnings[0].startswith("[W620]") and f"{path}:1" in report.warnings[0]
 
 
 def test_review_import_unknown_labels_named(pipeline_dir: Path, tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_review_import_unknown_labels_named(pipeline_dir: Path, tmp_path: Path) 
     nlp = spacy.load(pipeline_dir)
     docs, report = import_reviewed(path, "doccano", nlp, schema_from_pipeline(nlp))
     text = "\n".join(report.warnings)
-    assert "[W602]" in text and "'weather'" in text and "'fruit'" in text and "'grows in'" in text
+    assert "[W622]" in text and "'weather'" in text and "'fruit'" in text and "'grows in'" in text
     assert "LOC" not in text.split("Known")[0]  # LOC is a ruler label: known
     assert docs[0].cats["weather"] == 1.0
     assert docs[0]._.relations == [{"head": [0, 1], "tail": [3, 4], "label": "grows in"}]
@@ -181,7 +181,7 @@ def test_review_import_overlapping_entities(pipeline_dir: Path, tmp_path: Path) 
     nlp = spacy.load(pipeline_dir)
     docs, report = import_reviewed(path, "prodigy", nlp, schema_from_pipeline(nlp))
     assert [(e.text, e.label_) for e in docs[0].ents] == [("Steve Jobs", "scientist")]
-    assert any(w.startswith("[W601]") for w in report.warnings)
+    assert any(w.startswith("[W621]") for w in report.warnings)
     schema = ReviewSchema(spans=[SpanTarget("spans:sc", ["scientist", "politician"])])
     docs, report = import_reviewed(path, "prodigy", nlp, schema)
     assert [(s.text, s.label_) for s in docs[0].spans["sc"]] == [("Steve Jobs", "scientist"), ("Jobs", "politician")]
@@ -193,9 +193,9 @@ def test_review_import_rejects_bad_input(pipeline_dir: Path, tmp_path: Path) -> 
     path.write_text('{"text": "ok"}\n{not json\n', encoding="utf8")
     assert main(["import", str(path), "--format", "prodigy", "--pipeline", str(pipeline_dir), "--output", str(tmp_path / "x.spacy")]) == 1
     nlp = spacy.load(pipeline_dir)
-    with pytest.raises(ValueError, match=r"E602.*bad.jsonl:2"):
+    with pytest.raises(ValueError, match=r"E622.*bad.jsonl:2"):
         import_reviewed(path, "prodigy", nlp, schema_from_pipeline(nlp))
-    with pytest.raises(ValueError, match="E603"):
+    with pytest.raises(ValueError, match="E623"):
         import_reviewed(path, "prodigy", nlp, schema_from_pipeline(nlp), alignment="loose")
     assert main(["import", str(path), "--format", "prodigy", "--pipeline", str(pipeline_dir), "--output", str(tmp_path / "x.json")]) == 1
 
@@ -229,7 +229,7 @@ def test_review_order_doubt_margins() -> None:
     assert [i for i, _ in rank(records, schema, "input")] == [0, 1, 2]
     shuffled = [i for i, _ in rank(records * 5, schema, "random", seed=3)]
     assert sorted(shuffled) == list(range(15)) and shuffled == [i for i, _ in rank(records * 5, schema, "random", seed=3)]
-    with pytest.raises(ValueError, match="E600"):
+    with pytest.raises(ValueError, match="E620"):
         rank(records, schema, "loudest")
 
 

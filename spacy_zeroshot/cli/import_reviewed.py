@@ -84,7 +84,7 @@ def import_file(
 
     output = Path(output)
     if output.suffix != ".spacy":
-        raise ValueError(Errors.E606.format(path=output))
+        raise ValueError(Errors.E626.format(path=output))
     import_code(code)
     nlp = load_pipeline(pipeline, overrides or {})
     schema = schema_from_pipeline(nlp, pipeline, relations_attr=relations_attr)

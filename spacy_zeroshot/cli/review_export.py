@@ -35,27 +35,27 @@ def wants_review_export(settings: Any) -> bool:
 
 
 def split_outputs(fmt: str, outputs: List[Path]) -> Tuple[Path, Optional[Path]]:
-    """(the format's output, the .spacy output or None). RAISES ValueError: [E605]."""
+    """(the format's output, the .spacy output or None). RAISES ValueError: [E625]."""
     suffixes = FORMAT_SUFFIXES[fmt]
     main = [Path(p) for p in outputs if Path(p).suffix in suffixes]
     spacy_out = [Path(p) for p in outputs if Path(p).suffix == ".spacy"]
     others = [Path(p) for p in outputs if Path(p).suffix not in suffixes and Path(p).suffix != ".spacy"]
     if len(main) != 1 or len(spacy_out) > 1 or others:
         bad = others[0] if others else (main[1] if len(main) > 1 else Path(outputs[0]))
-        raise ValueError(Errors.E605.format(fmt=fmt, suffixes=" / ".join(suffixes), path=bad))
+        raise ValueError(Errors.E625.format(fmt=fmt, suffixes=" / ".join(suffixes), path=bad))
     return main[0], (spacy_out[0] if spacy_out else None)
 
 
 def check_review_settings(settings: Any) -> None:
     check_format(settings.format)
     if settings.order not in ORDERS:
-        raise ValueError(Errors.E600.format(value=settings.order, options=", ".join(ORDERS)))
+        raise ValueError(Errors.E620.format(value=settings.order, options=", ".join(ORDERS)))
     if settings.limit is not None and (isinstance(settings.limit, bool) or not isinstance(settings.limit, int) or settings.limit < 1):
-        raise ValueError(Errors.E604.format(option="--limit", value=settings.limit))
+        raise ValueError(Errors.E624.format(option="--limit", value=settings.limit))
     if settings.skip_reviewed is not None:
         path = Path(settings.skip_reviewed)
         if path.suffix != ".spacy" or not path.is_file():
-            raise ValueError(Errors.E607.format(path=path))
+            raise ValueError(Errors.E627.format(path=path))
     split_outputs(settings.format, settings.outputs)
 
 

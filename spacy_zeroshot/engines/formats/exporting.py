@@ -20,9 +20,9 @@ FORMAT_SUFFIXES = {"review": (".jsonl",), "label-studio": (".json",), "prodigy":
 
 
 def check_format(fmt: str) -> None:
-    """RAISES ValueError: [E601] unless `fmt` is one of EXPORT_FORMATS."""
+    """RAISES ValueError: [E621] unless `fmt` is one of EXPORT_FORMATS."""
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(Errors.E601.format(value=fmt, options=", ".join(EXPORT_FORMATS)))
+        raise ValueError(Errors.E621.format(value=fmt, options=", ".join(EXPORT_FORMATS)))
 
 
 def token_records(doc: Doc) -> List[Dict[str, Any]]:

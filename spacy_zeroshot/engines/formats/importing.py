@@ -70,10 +70,10 @@ def read_reviewed(path: Path, fmt: str, schema: ReviewSchema, *, use_predictions
         Prodigy / doccano / review JSONL file.
     fmt (str): One of IMPORT_FORMATS.
     use_predictions (bool): Read records nobody reviewed as accepted (their predictions).
-    RAISES ValueError: [E601] unknown format, [E602] a file or record that is not the format.
+    RAISES ValueError: [E621] unknown format, [E622] a file or record that is not the format.
     """
     if fmt not in IMPORT_FORMATS:
-        raise ValueError(Errors.E601.format(value=fmt, options=", ".join(IMPORT_FORMATS)))
+        raise ValueError(Errors.E621.format(value=fmt, options=", ".join(IMPORT_FORMATS)))
     text = read_utf8(path, f"{fmt} export")
     readers: Dict[str, Callable[[Dict[str, Any], str], Reviewed]] = {
         "label-studio": lambda r, w: label_studio.from_task(r, w, use_predictions=use_predictions),
@@ -84,11 +84,11 @@ def read_reviewed(path: Path, fmt: str, schema: ReviewSchema, *, use_predictions
     for number, record in _records(path, fmt, text):
         where = f"{path}:{number}"
         if not isinstance(record, dict):
-            raise ValueError(Errors.E602.format(path=where, fmt=fmt, reason="a record is not a JSON object"))
+            raise ValueError(Errors.E622.format(path=where, fmt=fmt, reason="a record is not a JSON object"))
         try:
             yield readers[fmt](record, where)
         except (KeyError, TypeError, ValueError, IndexError) as err:
-            raise ValueError(Errors.E602.format(path=where, fmt=fmt, reason=f"{type(err).__name__}: {err}")) from None
+            raise ValueError(Errors.E622.format(path=where, fmt=fmt, reason=f"{type(err).__name__}: {err}")) from None
 
 
 def _records(path: Path, fmt: str, text: str) -> Iterator[Tuple[int, Any]]:
@@ -97,7 +97,7 @@ def _records(path: Path, fmt: str, text: str) -> Iterator[Tuple[int, Any]]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ValueError(Errors.E602.format(path=path, fmt=fmt, reason=str(err))) from None
+            raise ValueError(Errors.E622.format(path=path, fmt=fmt, reason=str(err))) from None
         yield from enumerate(data, start=1)
         return
     for number, line in enumerate(text.split("\n"), start=1):
@@ -106,7 +106,7 @@ def _records(path: Path, fmt: str, text: str) -> Iterator[Tuple[int, Any]]:
         try:
             yield number, json.loads(line)
         except json.JSONDecodeError as err:
-            raise ValueError(Errors.E602.format(path=f"{path}:{number}", fmt=fmt, reason=str(err))) from None
+            raise ValueError(Errors.E622.format(path=f"{path}:{number}", fmt=fmt, reason=str(err))) from None
 
 
 def import_reviewed(
@@ -123,11 +123,11 @@ def import_reviewed(
     nlp (Language): The pipeline whose tokenizer makes the docs.
     schema (ReviewSchema): The pipeline's layers (where spans go, known labels).
     alignment (str): Spans that do not fall on token boundaries: "strict" skips them,
-        "contract" keeps the tokens inside, "expand" the tokens they touch; each gets [W600].
+        "contract" keeps the tokens inside, "expand" the tokens they touch; each gets [W620].
     RETURNS (Tuple[List[Doc], ImportReport]): The docs, in file order, and the report.
     """
     if alignment not in ALIGNMENTS:
-        raise ValueError(Errors.E603.format(value=alignment))
+        raise ValueError(Errors.E623.format(value=alignment))
     if not Doc.has_extension(META_ATTR):
         Doc.set_extension(META_ATTR, default=None)
     report = ImportReport()
@@ -141,7 +141,7 @@ def import_reviewed(
     report.docs = len(docs)
     for what, labels in sorted(report.unknown.items()):
         known = _known(schema, what)
-        report.warn(Warnings.W602.format(n=len(labels), what=what, labels=sorted(labels), known=known))
+        report.warn(Warnings.W622.format(n=len(labels), what=what, labels=sorted(labels), known=known))
     return docs, report
 
 
@@ -187,7 +187,7 @@ def reviewed_doc(nlp: Language, reviewed: Reviewed, schema: ReviewSchema, alignm
             kept = filter_spans(spans)
             if len(kept) < len(spans):
                 report.warn(
-                    Warnings.W601.format(
+                    Warnings.W621.format(
                         where=reviewed.where, spans=[(s.start_char, s.end_char, s.label_) for s in spans],
                         kept=[(s.start_char, s.end_char, s.label_) for s in kept],
                     )
@@ -212,7 +212,7 @@ def _aligned(doc: Doc, item: ReviewedSpan, alignment: str, where: str, report: I
     label = item.label or ""
     kb_id = item.kb_id or ""
     if not (0 <= item.start <= item.end <= len(doc.text)):
-        report.warn(Warnings.W604.format(where=where, start=item.start, end=item.end, length=len(doc.text)))
+        report.warn(Warnings.W624.format(where=where, start=item.start, end=item.end, length=len(doc.text)))
         return None
     span = doc.char_span(item.start, item.end, label=label, kb_id=kb_id)
     if span is not None and len(span):
@@ -225,7 +225,7 @@ def _aligned(doc: Doc, item: ReviewedSpan, alignment: str, where: str, report: I
         snapped = None
         action = "skipped" if alignment == "strict" else f"skipped (no token lies inside it to {alignment} to)"
     report.warn(
-        Warnings.W600.format(
+        Warnings.W620.format(
             where=where, start=item.start, end=item.end, text=doc.text[item.start : item.end], label=label, action=action
         )
     )
@@ -241,7 +241,7 @@ def _relations(reviewed: Reviewed, placed: Dict[int, Optional[Span]], schema: Re
         elif placed.get(head) is None or placed.get(tail) is None:
             reason = "one of its spans was not imported"
         if reason is not None:
-            report.warn(Warnings.W603.format(where=reviewed.where, head=head, tail=tail, label=label, reason=reason))
+            report.warn(Warnings.W623.format(where=reviewed.where, head=head, tail=tail, label=label, reason=reason))
             continue
         if schema.relation_labels and label not in schema.relation_labels:
             report.unknown_label("relation", str(label))

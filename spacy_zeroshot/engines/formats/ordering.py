@@ -67,10 +67,10 @@ def rank(
         order) or "random" (shuffled with `seed`).
     RETURNS (List[Tuple[int, Dict[str, Any]]]): (input position, {"order", "position",
         "margin", "decision"}) in review order; "margin" and "decision" as `doubt` gives them.
-    RAISES ValueError: [E600] for an unknown order.
+    RAISES ValueError: [E620] for an unknown order.
     """
     if order not in ORDERS:
-        raise ValueError(Errors.E600.format(value=order, options=", ".join(ORDERS)))
+        raise ValueError(Errors.E620.format(value=order, options=", ".join(ORDERS)))
     doubts = [doubt(record, schema) for record in records]
     positions = list(range(len(records)))
     if order == "uncertainty":
