@@ -18,9 +18,9 @@ from typing import List, Optional, Tuple
 from ..serving import ServeSettings
 from .annotate import ENGINES, ON_ERROR, AnnotateSettings, annotate
 from .finetune import FinetuneSettings, finetune
-from .serve import ServeCommand, serve
 from .import_reviewed import add_import_command, add_review_options, run_import
 from .label_studio_config import add_label_studio_config_command, run_label_studio_config
+from .serve import ServeCommand, serve
 
 __all__ = ["main", "annotate", "AnnotateSettings", "finetune", "FinetuneSettings", "serve", "ServeCommand"]
 
