@@ -5,7 +5,8 @@ E001-E049 backend and models, E050-E099 shared components and text classificatio
 E100-E149 entity typing and linking, E150-E199 relations, E200-E249 corpus annotation,
 E250-E299 performance and runtime modes, E300-E349 few-shot fine-tuning, E400-E429 reranking,
 E430-E469 calibration and the audit trail, E500-E549 engines (Ray Data), E600-E619 serving
-(`spacy_zeroshot.serving`, `spacy-zeroshot serve`). Warnings use the same ranges with a W prefix.
+(`spacy_zeroshot.serving`, `spacy-zeroshot serve`), E620-E629 the review loop (export formats,
+import, review order). Warnings use the same ranges with a W prefix.
 """
 
 from typing import Any
@@ -90,6 +91,18 @@ class Warnings(metaclass=_CodedMeta):
         "the hypothesis) and were truncated, so text past the limit was not read. Pass "
         "long_text=\"windows\" ({where}) to score every window and keep the best."
     )
+    # Review loop: export formats, import, ordering (W620-W629)
+    W620 = (
+        "{where}: span [{start}, {end}) {text!r} ({label}) does not align with the tokens; {action}. "
+        "Choose --alignment contract or expand to snap such spans to the tokens inside or around them."
+    )
+    W621 = "{where}: overlapping spans cannot all be entities ({spans}); kept {kept}, dropped the rest."
+    W622 = (
+        "{n} {what} label(s) the pipeline does not know were imported as they are: {labels}. "
+        "Known: {known}. Add them to the pipeline's labels, or fix them in the review tool."
+    )
+    W623 = "{where}: relation {head} -> {tail} ({label}) skipped: {reason}."
+    W624 = "{where}: span [{start}, {end}) lies outside the text ({length} characters); skipped."
 
 
 class Errors(metaclass=_CodedMeta):
@@ -411,6 +424,18 @@ class Errors(metaclass=_CodedMeta):
         "The calibration saved at {path} cannot be read ({problem}). It may have been written "
         "by another version: calibrate again, or delete that file."
     )
+    # Review loop: export formats, import, ordering (E620-E629)
+    E620 = "Unknown review order '{value}'. Choose one of: {options}."
+    E621 = "Unknown review format '{value}'. Choose one of: {options}."
+    E622 = "Cannot read {path} as a {fmt} export: {reason}."
+    E623 = "Unknown alignment mode '{value}'. Choose one of: strict, contract, expand."
+    E624 = "{option} must be a positive whole number, not {value!r}."
+    E625 = (
+        "--format {fmt} writes {suffixes} files: '{path}' does not end so. Give one such output "
+        "(and at most one .spacy beside it)."
+    )
+    E626 = "The import output must be a .spacy file, not '{path}'."
+    E627 = "--skip-reviewed must name a .spacy file that exists: '{path}'."
 
     # Serving (spacy_zeroshot.serving, spacy-zeroshot serve): E600-E619
     E600 = (

@@ -3,6 +3,8 @@
     spacy-zeroshot annotate PIPELINE INPUT OUTPUT [OUTPUT] [options] [--section.key value ...]
     spacy-zeroshot finetune PIPELINE TRAIN --dev DEV --output DIR [options] [--section.key value ...]
     spacy-zeroshot serve PIPELINE [--host 127.0.0.1] [--port 8000] [options] [--section.key value ...]
+    spacy-zeroshot import FILE --format FORMAT --pipeline PIPELINE --output X.spacy [options]
+    spacy-zeroshot label-studio-config PIPELINE
 
 Options that contain a dot are config overrides in spaCy's style (`--components.zeroshot_nli.model
 path`), parsed by spaCy's own `parse_config_overrides`.
@@ -16,6 +18,8 @@ from typing import List, Optional, Tuple
 from ..serving import ServeSettings
 from .annotate import ENGINES, ON_ERROR, AnnotateSettings, annotate
 from .finetune import FinetuneSettings, finetune
+from .import_reviewed import add_import_command, add_review_options, run_import
+from .label_studio_config import add_label_studio_config_command, run_label_studio_config
 from .serve import ServeCommand, serve
 
 __all__ = ["main", "annotate", "AnnotateSettings", "finetune", "FinetuneSettings", "serve", "ServeCommand"]
@@ -36,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("pipeline", help="Pipeline folder, installed pipeline package name, or .cfg file.")
     sub.add_argument("input", help="A .txt (one doc per line), .jsonl or .spacy file, or a folder of them.")
-    sub.add_argument("outputs", nargs="+", type=Path, help="Output .spacy and/or .jsonl file.")
+    sub.add_argument(
+        "outputs", nargs="+", type=Path, help="Output .spacy and/or .jsonl file (.json for --format label-studio)."
+    )
     sub.add_argument("--text-key", default="text", help="Key of the text in .jsonl input (default: text).")
     sub.add_argument("--batch-size", type=int, default=64, help="Docs per minibatch (default: 64).")
     sub.add_argument(
@@ -57,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub.add_argument("--summary", type=Path, default=None, help="Also write the summary as JSON to this file.")
     sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
+    add_review_options(sub)
     ray = sub.add_argument_group("Ray engine (needs spacy-zeroshot[ray])")
     ray.add_argument(
         "--engine", choices=ENGINES, default="local", help="local (this process) or ray (a Ray cluster); default: local."
@@ -91,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
     _add_serve(commands)
+    add_import_command(commands)
+    add_label_studio_config_command(commands)
     return parser
 
 
@@ -168,6 +177,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return _finetune(options, parse_config_overrides(override_args))
     if options.command == "serve":
         return _serve(options, parse_config_overrides(override_args))
+    if options.command == "import":
+        return run_import(options, parse_config_overrides(override_args))
+    if options.command == "label-studio-config":
+        return run_label_studio_config(options, parse_config_overrides(override_args))
     settings = AnnotateSettings(
         pipeline=options.pipeline,
         input=options.input,
@@ -190,6 +203,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         num_actors=options.num_actors,
         gpus_per_actor=options.gpus_per_actor,
         cpus_per_actor=options.cpus_per_actor,
+        format=options.format,
+        order=options.order,
+        limit=options.limit,
+        skip_reviewed=options.skip_reviewed,
+        seed=options.seed,
     )
     try:
         annotate(settings)

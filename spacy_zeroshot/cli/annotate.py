@@ -50,6 +50,11 @@ class AnnotateSettings:
     num_actors: Optional[int] = None
     gpus_per_actor: float = 0.0
     cpus_per_actor: float = 1.0
+    format: str = "review"  # the review options: see cli/review_export.py
+    order: str = "input"
+    limit: Optional[int] = None
+    skip_reviewed: Optional[Path] = None
+    seed: int = 0
 
 
 def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[str, Any]:
@@ -57,6 +62,10 @@ def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[s
 
     RETURNS (Dict[str, Any]): The run's summary (docs, pairs, time, throughput, label counts).
     """
+    from .review_export import annotate_for_review, wants_review_export
+
+    if wants_review_export(settings):
+        return annotate_for_review(settings, annotate, log=log)
     outputs = check_outputs(settings.outputs)
     _check_settings(settings)
     # Chunks hold whole minibatches, so a resumed run batches docs exactly as an uninterrupted one.
