@@ -44,8 +44,9 @@ def candidate_scores(logits: np.ndarray, entailment: int, contradiction: int, mu
 _EPS = 1e-12
 
 
-def _log_odds(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p.astype(np.float64), _EPS, 1 - _EPS)
+def log_odds(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), with p clipped away from 0 and 1."""
+    p = np.clip(np.asarray(p, dtype=np.float64), _EPS, 1 - _EPS)
     return np.log(p) - np.log1p(-p)
 
 
@@ -79,6 +80,6 @@ def is_close_call(
         limits = np.asarray(thresholds, dtype=np.float64)
         inside = (limits > 0) & (limits < 1)
         if inside.any():
-            distance = np.abs(_log_odds(scores[inside]) - _log_odds(limits[inside]))
+            distance = np.abs(log_odds(scores[inside]) - log_odds(limits[inside]))
             return bool((distance < margin).any())
     return False

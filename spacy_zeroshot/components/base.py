@@ -15,6 +15,7 @@ from thinc.api import Optimizer
 from .. import audit
 from ..backend import NLIBackend
 from ..errors import Errors, Warnings
+from ..tasks.base import PairTask, run_task
 from .nli import ZeroShotNLI
 from .serialization import folder_from_bytes, folder_to_bytes
 
@@ -78,8 +79,18 @@ class ZeroShotTask:
         """The shared NLI backend (the same object for every task of the pipeline)."""
         return self.nli.backend
 
-    def predict(self, docs: Iterable[Doc]) -> Any:  # pragma: no cover - abstract
+    def pair_task(self) -> PairTask:  # pragma: no cover - abstract
+        """The task's pair logic with the component's current settings."""
         raise NotImplementedError
+
+    def predict(self, docs: Iterable[Doc]) -> Any:
+        """Per doc, the task's plain prediction. The one scoring loop of every task: its
+        requests, one pooled backend call, the close-call re-check, its decisions, and (with
+        `save_io`) the audit trail of them; docs are never changed."""
+        docs = docs_as_list(docs)
+        task = self.pair_task()
+        backend = self.backend
+        return run_task(backend, task, docs, task.requests(docs, backend))
 
     def set_annotations(self, docs: Iterable[Doc], predictions: Any) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -8,10 +8,10 @@ from spacy.scorer import Scorer
 from spacy.tokens import Doc
 from spacy.training import Example
 
-from .. import audit
-from ..errors import Errors, Warnings
-from ..tasks.classification import AGGREGATE, LONG_TEXT, classify
+from ..errors import Warnings
+from ..tasks.classification import AGGREGATE, LONG_TEXT
 from ..tasks.gold import textcat_groups
+from ..tasks.textcat import TextcatTask
 from ..training import TrainGroup
 from ..validation import Labels, check_choice, check_positional_template, check_threshold, normalize_labels
 from .base import ZeroShotTask, docs_as_list
@@ -130,38 +130,13 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         template = self.cfg["hypothesis_template"]
         return [template.format(self.cfg["descriptions"][label]) for label in self.labels]
 
+    def pair_task(self) -> TextcatTask:
+        return TextcatTask(self.cfg, self.name)
+
     def predict(self, docs: Iterable[Doc]) -> List[Dict[str, Any]]:
         """Score the docs; returns per doc {"cats": {label: score}, "truncated": bool}."""
         docs = docs_as_list(docs)
-        long_text = self.cfg["long_text"]
-        sentences = None
-        if long_text == "sentences":
-            sentences = [_sentence_spans(doc, self.name) for doc in docs]
-        hypotheses = self.hypotheses
-        thresholds = [self.threshold_for(label) for label in self.labels]
-        results = classify(
-            self.backend,
-            [doc.text for doc in docs],
-            hypotheses,
-            multi_label=self.cfg["multi_label"],
-            long_text=long_text,
-            aggregate=self.cfg["aggregate"],
-            sentences=sentences,
-            threshold=thresholds,
-        )
-        trail = audit.active_trail()
-        predictions = []
-        for i, result in enumerate(results):
-            if result.scores is None:
-                cats = {label: 0.0 for label in self.labels}
-            else:
-                cats = {label: float(s) for label, s in zip(self.labels, result.scores)}
-            predictions.append({"cats": cats, "truncated": result.truncated})
-            if trail is not None and result.logits is not None:
-                for j, label in enumerate(self.labels):
-                    pairs = [(span, hypotheses[j], result.logits[w, j]) for w, span in enumerate(result.premises)]
-                    limit = thresholds[j] if self.cfg["multi_label"] else None
-                    trail.add(i, audit.DOC_TARGET, label, cats[label], pairs, limit)
+        predictions = super().predict(docs)
         truncated = sum(bool(p["truncated"]) for p in predictions)
         if truncated:
             warnings.warn(
@@ -216,10 +191,3 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         settings.update(kwargs)
         return self.scorer(examples, **settings)
 
-
-def _sentence_spans(doc: Doc, name: str) -> Optional[List[Tuple[int, int]]]:
-    if not doc.text.strip():
-        return None
-    if not doc.has_annotation("SENT_START") and len(doc) > 1:
-        raise ValueError(Errors.E059.format(name=name))
-    return [(sent.start_char, sent.end_char) for sent in doc.sents]

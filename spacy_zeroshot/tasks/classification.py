@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..maths import candidate_scores, is_close_call
+from ..maths import candidate_scores
 from ..scheduler import row_ranges
+from .base import Logits, PairBatch, Tokens, score_batch
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -37,7 +38,7 @@ def _window_stride(budget: int) -> int:
     return min(64, budget // 4)
 
 
-def _pack_sentences(backend: "NLIBackend", text: str, sentences: Sequence[Span], budget: int) -> List[Span]:
+def _pack_sentences(backend: "Tokens", text: str, sentences: Sequence[Span], budget: int) -> List[Span]:
     """Greedily join consecutive sentences into chunks that fit `budget` tokens."""
     lengths = backend.token_lengths([text[s:e] for s, e in sentences])
     chunks: List[Span] = []
@@ -63,7 +64,7 @@ def _pack_sentences(backend: "NLIBackend", text: str, sentences: Sequence[Span],
 
 
 def premise_windows(
-    backend: "NLIBackend",
+    backend: "Tokens",
     texts: Sequence[str],
     budgets: Sequence[int],
     long_text: str,
@@ -144,40 +145,9 @@ def classify_each(
     hypothesis_sets (Sequence[Sequence[str]]): Per text, one filled template per candidate label.
     RETURNS (List[Classified]): Per text, scores aligned with its hypotheses.
     """
-    if not any(text.strip() for text in texts):
-        return [Classified(None, False) for _ in texts]  # no model call (nor load) for empty texts
-    budgets: Dict[Tuple[str, ...], int] = {}
-    for text, hypotheses in zip(texts, hypothesis_sets):
-        if text.strip() and tuple(hypotheses) not in budgets:
-            budgets[tuple(hypotheses)] = backend.premise_budget(hypotheses)
-    text_budgets = [budgets.get(tuple(hypotheses), 0) for hypotheses in hypothesis_sets]
-    windows = premise_windows(backend, texts, text_budgets, long_text, sentences)
-    pairs = [
-        (text[s:e], h)
-        for text, (spans, _), hypotheses in zip(texts, windows, hypothesis_sets)
-        for s, e in spans
-        for h in hypotheses
-    ]
-    logits = backend.score(pairs)
-    sizes = [len(hypotheses) for hypotheses in hypothesis_sets]
-    ranges = row_ranges([len(spans) * n for (spans, _), n in zip(windows, sizes)])
-    results = _text_results(backend, logits, windows, ranges, sizes, multi_label, aggregate)
-    if backend.rechecks:
-        close = [
-            rows
-            for rows, result, n in zip(ranges, results, sizes)
-            if result.scores is not None
-            and is_close_call(
-                result.scores,
-                backend.recheck_margin,
-                ranked=not multi_label,
-                thresholds=_thresholds(threshold, n) if multi_label else None,
-            )
-        ]
-        if close:
-            logits = backend.rescore_exact(pairs, logits, close)
-            results = _text_results(backend, logits, windows, ranges, sizes, multi_label, aggregate)
-    return results
+    task = TextClassification(multi_label=multi_label, long_text=long_text, aggregate=aggregate, threshold=threshold)
+    batch = task.text_requests(texts, hypothesis_sets, backend, sentences)
+    return task.results(batch, score_batch(backend, task, batch))
 
 
 def _thresholds(threshold: Union[float, Sequence[float]], n: int) -> List[float]:
@@ -185,25 +155,84 @@ def _thresholds(threshold: Union[float, Sequence[float]], n: int) -> List[float]
     return [float(threshold)] * n if isinstance(threshold, (int, float)) else list(threshold)
 
 
-def _text_results(
-    backend: "NLIBackend",
-    logits: np.ndarray,
-    windows: Sequence[Tuple[List[Span], bool]],
-    ranges: Sequence[Tuple[int, int]],
-    sizes: Sequence[int],
-    multi_label: bool,
-    aggregate: str,
-) -> List[Classified]:
-    """Per text, its windows' scores aggregated; `ranges` are its rows of `logits`, `sizes` its
-    number of hypotheses."""
-    ent, contra = backend.entailment_index, backend.contradiction_index
-    results: List[Classified] = []
-    for (spans, truncated), (start, end), n_labels in zip(windows, ranges, sizes):
-        if not spans:
-            results.append(Classified(None, False))
-            continue
-        block = logits[start:end].reshape(len(spans), n_labels, -1)
-        per_window = np.stack([candidate_scores(w, ent, contra, multi_label) for w in block])
-        scores = per_window.max(axis=0) if aggregate == "max" else per_window.mean(axis=0)
-        results.append(Classified(scores, truncated, spans, block))
-    return results
+@dataclass
+class TextState:
+    """A classification batch's bookkeeping: per text, its premise windows and hypotheses."""
+
+    texts: List[str]
+    windows: List[Tuple[List[Span], bool]]
+    hypothesis_sets: List[List[str]]
+
+
+class TextClassification:
+    """The pair logic of zero-shot text classification: each text's premises (windows) against
+    each of its hypotheses; one decision per text.
+
+    multi_label (bool): Independent entail-vs-contradict scores instead of a softmax over labels.
+    long_text (str): "truncate", "windows" or "sentences" for texts past the token budget.
+    aggregate (str): "max" or "mean" of per-window scores.
+    threshold (Union[float, Sequence[float]]): The multi-label decision threshold, or one per
+        hypothesis (for the close-call re-check).
+    """
+
+    def __init__(
+        self, *, multi_label: bool, long_text: str = "truncate", aggregate: str = "max", threshold: Union[float, Sequence[float]] = 0.5
+    ) -> None:
+        self.multi_label = multi_label
+        self.long_text = long_text
+        self.aggregate = aggregate
+        self.threshold = threshold
+
+    def text_requests(
+        self,
+        texts: Sequence[str],
+        hypothesis_sets: Sequence[Sequence[str]],
+        tokens: Tokens,
+        sentences: Optional[Sequence[Optional[Sequence[Span]]]] = None,
+    ) -> PairBatch:
+        """The pairs of every text's premise windows with its hypotheses (rows: window-major).
+        Only empty texts: no pairs, and `tokens` is not asked (the model is not loaded)."""
+        sets = [list(hypotheses) for hypotheses in hypothesis_sets]
+        if not any(text.strip() for text in texts):
+            return PairBatch(state=TextState(list(texts), [([], False) for _ in texts], sets))
+        budgets: Dict[Tuple[str, ...], int] = {}
+        for text, hypotheses in zip(texts, sets):
+            if text.strip() and tuple(hypotheses) not in budgets:
+                budgets[tuple(hypotheses)] = tokens.premise_budget(hypotheses)
+        text_budgets = [budgets.get(tuple(hypotheses), 0) for hypotheses in sets]
+        windows = premise_windows(tokens, texts, text_budgets, self.long_text, sentences)
+        pairs = [
+            (text[s:e], h) for text, (spans, _), hypotheses in zip(texts, windows, sets) for s, e in spans for h in hypotheses
+        ]
+        sizes = [len(hypotheses) for hypotheses in sets]
+        limits: List[Optional[List[float]]] = [
+            _thresholds(self.threshold, n) if self.multi_label else None for n in sizes
+        ]
+        return PairBatch(
+            pairs=pairs,
+            rows=row_ranges([len(spans) * n for (spans, _), n in zip(windows, sizes)]),
+            thresholds=limits,
+            ranked=not self.multi_label,
+            state=TextState(list(texts), windows, sets),
+        )
+
+    def option_scores(self, batch: PairBatch, logits: Logits) -> List[np.ndarray]:
+        return [np.zeros(0) if result.scores is None else result.scores for result in self.results(batch, logits)]
+
+    def results(self, batch: PairBatch, logits: Logits) -> List[Classified]:
+        """Per text, its windows' scores aggregated."""
+        state: TextState = batch.state
+        if not batch.pairs:
+            return [Classified(None, False) for _ in state.texts]
+        results: List[Classified] = []
+        for (spans, truncated), rows, hypotheses in zip(state.windows, batch.rows, state.hypothesis_sets):
+            if not spans:
+                results.append(Classified(None, False))
+                continue
+            block = logits.values[rows[0] : rows[1]].reshape(len(spans), len(hypotheses), -1)
+            per_window = np.stack(
+                [candidate_scores(w, logits.entailment, logits.contradiction, self.multi_label) for w in block]
+            )
+            scores = per_window.max(axis=0) if self.aggregate == "max" else per_window.mean(axis=0)
+            results.append(Classified(scores, truncated, spans, block))
+        return results
