@@ -14,10 +14,10 @@ from ..tasks.candidates import CandidateSource, source_from_disk, source_to_disk
 from ..tasks.context import CONTEXTS
 from ..tasks.entities import check_markers, check_template, check_window, respan, target_spans, write_spans
 from ..tasks.gold import linking_groups
-from ..tasks.linking import CANDIDATE_FIELDS, LINKER_FIELDS, link_spans
+from ..tasks.linking import CANDIDATE_FIELDS, LINKER_FIELDS, LinkerTask
 from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
-from .base import ZeroShotTask, docs_as_list
+from .base import ZeroShotTask
 from .entity_typer import entries_by_span
 from .user_strings import SettingPath, keep_exact
 
@@ -120,23 +120,8 @@ class ZeroShotEntityLinker(ZeroShotTask):
             name=self.name,
         )
 
-    def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
-        """Per doc, a plain dict per mention (see `tasks.linking.link_spans`)."""
-        cfg = self.cfg
-        return link_spans(
-            self.backend,
-            docs_as_list(docs),
-            source=self.candidates,
-            spans_key=cfg["spans_key"],
-            ent_labels=cfg["ent_labels"],
-            hypothesis_template=cfg["hypothesis_template"],
-            context=cfg["context"],
-            window=cfg["window"],
-            mention_markers=cfg["mention_markers"],
-            threshold=cfg["threshold"],
-            nil=cfg["nil"],
-            name=self.name,
-        )
+    def pair_task(self) -> LinkerTask:
+        return LinkerTask(self.cfg, self.candidates, self.name)
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
         spans_key = self.cfg["spans_key"]

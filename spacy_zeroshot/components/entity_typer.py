@@ -15,19 +15,19 @@ from ..tasks.entities import (
     PROPOSALS,
     TYPER_FIELDS,
     TypeLabels,
+    TyperTask,
     check_markers,
     check_template,
     check_window,
     normalize_type_labels,
     respan,
     target_spans,
-    type_spans,
     write_spans,
 )
 from ..tasks.gold import typing_groups
 from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
-from .base import ZeroShotTask, docs_as_list
+from .base import ZeroShotTask
 from .user_strings import SettingPath, keep_exact
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -133,25 +133,8 @@ class ZeroShotEntityTyper(ZeroShotTask):
             seen.update(dict.fromkeys(types))
         return tuple(seen)
 
-    def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
-        """Per doc, a plain dict per scored span (see `tasks.entities.type_spans`)."""
-        cfg = self.cfg
-        return type_spans(
-            self.backend,
-            docs_as_list(docs),
-            types=cfg["types"],
-            spans_key=cfg["spans_key"],
-            proposals=cfg["proposals"],
-            hypothesis_template=cfg["hypothesis_template"],
-            context=cfg["context"],
-            window=cfg["window"],
-            mention_markers=cfg["mention_markers"],
-            multi_label=cfg["multi_label"],
-            threshold=cfg["threshold"],
-            on_low_confidence=cfg["on_low_confidence"],
-            name=self.name,
-            thresholds=cfg["thresholds"],
-        )
+    def pair_task(self) -> TyperTask:
+        return TyperTask(self.cfg, self.name)
 
     gold_description = "entity spans whose label is one of its types"
 

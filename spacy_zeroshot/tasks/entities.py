@@ -6,16 +6,16 @@ backend, so pairs from all spans of all docs share the scheduler's batches.
 """
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 from spacy.tokens import Doc, Span, SpanGroup
 
 from .. import audit
 from ..errors import Errors
-from ..maths import candidate_scores, is_close_call
 from ..scheduler import row_ranges
 from ..validation import Labels, normalize_labels, template_fields
+from .base import Explained, Logits, PairBatch, run_task
 from .context import context_span
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,64 +31,100 @@ TYPER_FIELDS = ("mention", "label")
 class SpanQuery:
     """One mention to decide: its premise and one hypothesis per option (type or candidate).
 
-    While an audit trail is recording, `score_queries` fills `logits` (options x classes).
     """
 
     premise: str
     options: List[str]
     hypotheses: List[str]
-    logits: Optional[np.ndarray] = None
 
 
-def score_queries(
-    backend: "NLIBackend",
-    queries: Sequence[SpanQuery],
-    multi_label: bool = False,
-    threshold: Optional[float] = None,
-    thresholds: Optional[Mapping[str, float]] = None,
-) -> List[Dict[str, float]]:
-    """Scores of every option of every query, from one pooled backend call.
+@dataclass
+class SpanState:
+    """A span task's batch bookkeeping: per doc its plain entries and spans, and one query per entry."""
 
-    Exclusive softmax across a query's options unless `multi_label` or a single option
-    (transformers' zero-shot pipeline rule). A query without options gets {}. The best option
-    wins if it reaches its threshold (`thresholds[option]`, else `threshold`): with the
-    backend's `recheck_margin`, queries whose best two options, or whose scores and
-    thresholds, are close are re-checked in float32.
+    entries: List[List[Dict[str, Any]]]
+    spans: List[List[Span]]
+    queries: List[SpanQuery]
+
+
+class SpanQueries:
+    """The pair logic shared by the span tasks (typing, linking): one query per mention (its
+    premise against one hypothesis per option), one decision per query; the best option wins.
+
+    Subclasses say which mentions of a doc to query (`mentions`), the threshold of each option
+    (`threshold_of`; None: no threshold) and what a query's scores decide (`decide_entry`).
     """
-    pairs = [(q.premise, h) for q in queries for h in q.hypotheses]
-    if not pairs:
-        return [{} for _ in queries]
-    logits = backend.score(pairs)
-    ranges = row_ranges([len(query.hypotheses) for query in queries])
-    scores = _query_scores(backend, logits, ranges, multi_label)
-    if backend.rechecks:
-        close = [
-            rows
-            for query, rows, option_scores in zip(queries, ranges, scores)
-            if is_close_call(
-                option_scores,
-                backend.recheck_margin,
-                ranked=True,
-                thresholds=None if threshold is None else [(thresholds or {}).get(o, threshold) for o in query.options],
-            )
-        ]
-        if close:
-            logits = backend.rescore_exact(pairs, logits, close)
-            scores = _query_scores(backend, logits, ranges, multi_label)
-    if audit.active_trail() is not None:
-        for query, (start, end) in zip(queries, ranges):
-            query.logits = logits[start:end]
-    return [{option: float(s) for option, s in zip(q.options, row)} for q, row in zip(queries, scores)]
 
+    multi_label = False
+    name = ""
+    context = "sentence"
+    window = 0
+    mention_markers: Optional[Sequence[str]] = None
 
-def _query_scores(
-    backend: "NLIBackend", logits: np.ndarray, ranges: Sequence[Tuple[int, int]], multi_label: bool
-) -> List[np.ndarray]:
-    ent, contra = backend.entailment_index, backend.contradiction_index
-    return [
-        candidate_scores(logits[start:end], ent, contra, multi_label) if end > start else np.zeros(0)
-        for start, end in ranges
-    ]
+    def mentions(self, doc: Doc) -> Iterable[Tuple[Span, Dict[str, Any], SpanQuery]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def threshold_of(self, option: str) -> Optional[float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def decide_entry(self, entry: Dict[str, Any], scores: Dict[str, float]) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def requests(self, docs: Sequence[Doc], tokens: Any = None) -> PairBatch:
+        state = SpanState([], [], [])
+        for doc in docs:
+            found = list(self.mentions(doc))
+            state.entries.append([entry for _, entry, _ in found])
+            state.spans.append([span for span, _, _ in found])
+            state.queries.extend(query for _, _, query in found)
+        limits: List[Optional[List[float]]] = []
+        for query in state.queries:
+            own = [self.threshold_of(option) for option in query.options]
+            limits.append(None if any(t is None for t in own) else [float(t) for t in own if t is not None])
+        return PairBatch(
+            pairs=[(q.premise, h) for q in state.queries for h in q.hypotheses],
+            rows=row_ranges([len(q.hypotheses) for q in state.queries]),
+            thresholds=limits,
+            ranked=True,
+            state=state,
+        )
+
+    def option_scores(self, batch: PairBatch, logits: Logits) -> List[np.ndarray]:
+        if not batch.pairs:
+            return [np.zeros(0) for _ in batch.rows]
+        return [logits.candidates(rows, self.multi_label) for rows in batch.rows]
+
+    def decide(self, docs: Sequence[Doc], batch: PairBatch, logits: Logits) -> List[List[Dict[str, Any]]]:
+        """Per doc, its entries (plain dicts) with the option scores and decision added."""
+        state: SpanState = batch.state
+        all_scores = iter(self.option_scores(batch, logits))
+        queries = iter(state.queries)
+        result = []
+        for doc_entries in state.entries:
+            decided = []
+            for entry in doc_entries:
+                query, row = next(queries), next(all_scores)
+                entry = dict(entry)
+                self.decide_entry(entry, {option: float(s) for option, s in zip(query.options, row)})
+                decided.append(entry)
+            result.append(decided)
+        return result
+
+    def explain(
+        self, docs: Sequence[Doc], batch: PairBatch, logits: Logits, predictions: Sequence[Sequence[Dict[str, Any]]]
+    ) -> Iterable[Explained]:
+        """One decision per option of every queried mention."""
+        state: SpanState = batch.state
+        queries, rows = iter(state.queries), iter(batch.rows)
+        for doc_index, (doc, spans, entries) in enumerate(zip(docs, state.spans, predictions)):
+            for span, entry in zip(spans, entries):
+                query, (start, _) = next(queries), next(rows)
+                if not query.options:
+                    continue
+                premise = premise_reference(doc, span, self.context, self.window, self.mention_markers, query.premise, self.name)
+                target = audit.span_target(entry["start"], entry["end"])
+                for k, option in enumerate(query.options):
+                    yield Explained(doc_index, target, option, entry["scores"][option], [(premise, start + k)], self.threshold_of(option))
 
 
 def check_markers(markers: Optional[Sequence[str]], name: str) -> Optional[List[str]]:
@@ -232,84 +268,64 @@ def type_decision(
     return None, on_low_confidence == "keep"
 
 
-def type_spans(
-    backend: "NLIBackend",
-    docs: Sequence[Doc],
-    *,
-    types: Mapping[str, Mapping[str, str]],
-    spans_key: Optional[str],
-    proposals: Optional[str],
-    hypothesis_template: str,
-    context: str,
-    window: int,
-    mention_markers: Optional[Sequence[str]],
-    multi_label: bool,
-    threshold: float,
-    on_low_confidence: str,
-    name: str,
-    thresholds: Optional[Mapping[str, float]] = None,
-) -> List[List[Dict[str, Any]]]:
+class TyperTask(SpanQueries):
+    """Entity typing: each span whose label has candidate types (and, with `proposals`, each
+    noun chunk) against "{mention} is a {label}."; the best type at or above its threshold
+    becomes the span's label.
+
+    cfg (Mapping[str, Any]): The component's settings ("types", "spans_key", "proposals",
+        "hypothesis_template", "context", "window", "mention_markers", "multi_label",
+        "threshold", "thresholds", "on_low_confidence").
+    name (str): The component name, for error messages.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], name: str) -> None:
+        self.cfg = cfg
+        self.name = name
+        self.types: Mapping[str, Mapping[str, str]] = cfg["types"]
+        self.multi_label = bool(cfg["multi_label"])
+        self.context, self.window, self.mention_markers = cfg["context"], cfg["window"], cfg["mention_markers"]
+        self.threshold = float(cfg["threshold"])
+        self.thresholds: Mapping[str, float] = cfg.get("thresholds") or {}
+
+    def threshold_of(self, option: str) -> float:
+        return float(self.thresholds.get(option, self.threshold))
+
+    def mentions(self, doc: Doc) -> Iterable[Tuple[Span, Dict[str, Any], SpanQuery]]:
+        cfg = self.cfg
+        existing = target_spans(doc, cfg["spans_key"])
+        spans = [(span, False) for span in existing]
+        if cfg["proposals"] is not None and ANY_LABEL in self.types:
+            taken = {(s.start, s.end) for s in existing}
+            covered = {i for s in existing for i in range(s.start, s.end)} if cfg["spans_key"] is None else set()
+            for span in proposal_spans(doc, cfg["proposals"], self.name):
+                if (span.start, span.end) in taken or covered.intersection(range(span.start, span.end)):
+                    continue
+                spans.append((span, True))
+        for span, proposed in spans:
+            options = types_for(span.label_, self.types)
+            if options is None:
+                continue
+            premise = mention_premise(doc, span, self.context, self.window, self.mention_markers, self.name)
+            template = cfg["hypothesis_template"]
+            hypotheses = [template.format(mention=span.text, label=text) for text in options.values()]
+            entry = {"start": span.start, "end": span.end, "label": span.label_, "proposed": proposed}
+            yield span, entry, SpanQuery(premise, list(options), hypotheses)
+
+    def decide_entry(self, entry: Dict[str, Any], scores: Dict[str, float]) -> None:
+        on_low = "drop" if entry["proposed"] else self.cfg["on_low_confidence"]
+        chosen, keep = type_decision(scores, self.threshold, on_low, self.thresholds)
+        entry.update({"type": chosen, "keep": keep, "scores": scores})
+
+
+def type_spans(backend: "NLIBackend", docs: Sequence[Doc], *, name: str, **settings: Any) -> List[List[Dict[str, Any]]]:
     """Decide the type of every span of every doc, scoring all of them in one backend call.
 
-    A span takes its best type if that reaches `thresholds[type]` (calibrated), else
-    `threshold`.
-
+    settings: `TyperTask`'s settings ("types", "spans_key", ...; "thresholds" optional).
     RETURNS (List[List[Dict[str, Any]]]): Per doc, one plain dict per scored span:
         {"start", "end", "label" (its label before typing), "type" (the new label, or None
         to keep the old one), "keep" (False: remove the span), "proposed" (a new span from
         `proposals`), "scores" ({type: score})}.
     """
-    trail = audit.active_trail()
-    premises: List[audit.Premise] = []
-    entries: List[List[Dict[str, Any]]] = []
-    queries: List[SpanQuery] = []
-    for doc in docs:
-        doc_entries: List[Dict[str, Any]] = []
-        existing = target_spans(doc, spans_key)
-        spans = [(span, False) for span in existing]
-        if proposals is not None and ANY_LABEL in types:
-            taken = {(s.start, s.end) for s in existing}
-            covered = {i for s in existing for i in range(s.start, s.end)} if spans_key is None else set()
-            for span in proposal_spans(doc, proposals, name):
-                if (span.start, span.end) in taken or covered.intersection(range(span.start, span.end)):
-                    continue
-                spans.append((span, True))
-        for span, proposed in spans:
-            options = types_for(span.label_, types)
-            if options is None:
-                continue
-            premise = mention_premise(doc, span, context, window, mention_markers, name)
-            hypotheses = [hypothesis_template.format(mention=span.text, label=text) for text in options.values()]
-            queries.append(SpanQuery(premise, list(options), hypotheses))
-            doc_entries.append({"start": span.start, "end": span.end, "label": span.label_, "proposed": proposed})
-            if trail is not None:
-                premises.append(premise_reference(doc, span, context, window, mention_markers, premise, name))
-        entries.append(doc_entries)
-    all_scores = iter(score_queries(backend, queries, multi_label, threshold, thresholds))
-    for doc_entries in entries:
-        for entry in doc_entries:
-            scores = next(all_scores)
-            chosen, keep = type_decision(scores, threshold, "drop" if entry["proposed"] else on_low_confidence, thresholds)
-            entry.update({"type": chosen, "keep": keep, "scores": scores})
-    if trail is not None:
-        record_queries(trail, entries, queries, premises, lambda option: (thresholds or {}).get(option, threshold))
-    return entries
-
-
-def record_queries(
-    trail: audit.AuditTrail,
-    entries: Sequence[Sequence[Mapping[str, Any]]],
-    queries: Sequence[SpanQuery],
-    premises: Sequence[audit.Premise],
-    threshold_of: Callable[[str], float],
-) -> None:
-    """Add one decision per option of every scored span to the audit trail."""
-    flat = iter(zip(queries, premises))
-    for doc_index, doc_entries in enumerate(entries):
-        for entry in doc_entries:
-            query, premise = next(flat)
-            target = audit.span_target(entry["start"], entry["end"])
-            for k, option in enumerate(query.options):
-                logits = query.logits[k] if query.logits is not None else []
-                pair = (premise, query.hypotheses[k], logits)
-                trail.add(doc_index, target, option, entry["scores"][option], [pair], threshold_of(option))
+    task = TyperTask(settings, name)
+    return run_task(backend, task, docs, task.requests(docs, backend))

@@ -1,18 +1,20 @@
 """Zero-shot entity linking: choose among a mention's candidates with NLI hypotheses."""
 
-from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
-from .. import audit
+from .base import run_task
 from .candidates import Candidate, CandidateSource
-from .entities import SpanQuery, mention_premise, premise_reference, record_queries, score_queries, target_spans
+from .entities import SpanQueries, SpanQuery, mention_premise, premise_reference, target_spans
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
 
 LINKER_FIELDS = ("mention", "name", "description", "id")
 CANDIDATE_FIELDS = ("name", "description", "id")
+
+__all__ = ["LinkerTask", "candidate_hypothesis", "link_decision", "link_spans", "premise_reference"]
 
 
 def candidate_hypothesis(template: str, mention: str, candidate: Mapping[str, str]) -> str:
@@ -32,51 +34,51 @@ def link_decision(scores: Mapping[str, float], threshold: float, nil: str) -> st
     return best if scores[best] >= threshold else nil
 
 
+class LinkerTask(SpanQueries):
+    """Entity linking: each mention's candidates (from a `CandidateSource`) as hypotheses;
+    exclusive softmax across them (a single candidate is scored entailment vs contradiction,
+    so it can still fall below `threshold`); the best at or above `threshold` is linked, else
+    `nil`.
+
+    cfg (Mapping[str, Any]): The component's settings ("spans_key", "ent_labels",
+        "hypothesis_template", "context", "window", "mention_markers", "threshold", "nil").
+    source (CandidateSource): The candidates of a mention.
+    name (str): The component name, for error messages.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], source: CandidateSource, name: str) -> None:
+        self.cfg = cfg
+        self.source = source
+        self.name = name
+        self.context, self.window, self.mention_markers = cfg["context"], cfg["window"], cfg["mention_markers"]
+        self.threshold = float(cfg["threshold"])
+
+    def threshold_of(self, option: str) -> float:
+        return self.threshold
+
+    def mentions(self, doc: Doc) -> Iterable[Tuple[Span, Dict[str, Any], SpanQuery]]:
+        ent_labels = self.cfg["ent_labels"]
+        for span in target_spans(doc, self.cfg["spans_key"]):
+            if ent_labels and span.label_ not in ent_labels:
+                continue
+            candidates: List[Candidate] = self.source.candidates(span.text)
+            premise = mention_premise(doc, span, self.context, self.window, self.mention_markers, self.name) if candidates else ""
+            hypotheses = [candidate_hypothesis(self.cfg["hypothesis_template"], span.text, c) for c in candidates]
+            entry = {"start": span.start, "end": span.end, "label": span.label_}
+            yield span, entry, SpanQuery(premise, [c["id"] for c in candidates], hypotheses)
+
+    def decide_entry(self, entry: Dict[str, Any], scores: Dict[str, float]) -> None:
+        entry.update({"kb_id": link_decision(scores, self.threshold, self.cfg["nil"]), "scores": scores})
+
+
 def link_spans(
-    backend: "NLIBackend",
-    docs: Sequence[Doc],
-    *,
-    source: CandidateSource,
-    spans_key: Optional[str],
-    ent_labels: Sequence[str],
-    hypothesis_template: str,
-    context: str,
-    window: int,
-    mention_markers: Optional[Sequence[str]],
-    threshold: float,
-    nil: str,
-    name: str,
+    backend: "NLIBackend", docs: Sequence[Doc], *, source: CandidateSource, name: str, **settings: Any
 ) -> List[List[Dict[str, Any]]]:
     """Link every mention of every doc, scoring all candidates in one backend call.
 
-    Exclusive softmax across a mention's candidates; a mention with one candidate is scored
-    entailment vs contradiction, so it can still fall below `threshold` and become `nil`.
-
+    settings: `LinkerTask`'s settings ("spans_key", "ent_labels", ...).
     RETURNS (List[List[Dict[str, Any]]]): Per doc, per linked mention: {"start", "end",
         "label", "kb_id" (chosen id or `nil`), "scores" ({candidate id: score})}.
     """
-    trail = audit.active_trail()
-    premises: List[audit.Premise] = []
-    entries: List[List[Dict[str, Any]]] = []
-    queries: List[SpanQuery] = []
-    for doc in docs:
-        doc_entries: List[Dict[str, Any]] = []
-        for span in target_spans(doc, spans_key):
-            if ent_labels and span.label_ not in ent_labels:
-                continue
-            candidates: List[Candidate] = source.candidates(span.text)
-            premise = mention_premise(doc, span, context, window, mention_markers, name) if candidates else ""
-            hypotheses = [candidate_hypothesis(hypothesis_template, span.text, c) for c in candidates]
-            queries.append(SpanQuery(premise, [c["id"] for c in candidates], hypotheses))
-            doc_entries.append({"start": span.start, "end": span.end, "label": span.label_})
-            if trail is not None:
-                premises.append(premise_reference(doc, span, context, window, mention_markers, premise, name) if candidates else "")
-        entries.append(doc_entries)
-    all_scores = iter(score_queries(backend, queries, threshold=threshold))
-    for doc_entries in entries:
-        for entry in doc_entries:
-            scores = next(all_scores)
-            entry.update({"kb_id": link_decision(scores, threshold, nil), "scores": scores})
-    if trail is not None:
-        record_queries(trail, entries, queries, premises, lambda _: threshold)
-    return entries
+    task = LinkerTask(settings, source, name)
+    return run_task(backend, task, docs, task.requests(docs, backend))
