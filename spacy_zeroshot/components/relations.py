@@ -13,14 +13,13 @@ from ..tasks.relations import (
     CandidatePair,
     RelationLabel,
     RelationSpans,
-    candidate_pairs,
-    classify_pairs,
+    RelationTask,
     normalize_relation_labels,
     relation_spans,
 )
 from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
-from .base import ZeroShotTask, docs_as_list
+from .base import ZeroShotTask
 from .user_strings import SettingPath, keep_exact
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,33 +106,16 @@ class ZeroShotRelationExtractor(ZeroShotTask):
     def relation_labels(self) -> List[RelationLabel]:
         return [RelationLabel.from_settings(label, s) for label, s in self.cfg["labels"].items()]
 
+    def pair_task(self) -> RelationTask:
+        return RelationTask(self.cfg, self.name)
+
     def get_spans(self, doc: Doc) -> List[Span]:
         """The candidate mentions of a doc: `doc.ents`, or `doc.spans[spans_key]` (none if absent)."""
-        key = self.cfg["spans_key"]
-        if key is None:
-            return list(doc.ents)
-        return list(doc.spans[key]) if key in doc.spans else []
+        return self.pair_task().spans(doc)
 
     def candidates(self, doc: Doc, labels: Optional[List[RelationLabel]] = None) -> List[CandidatePair]:
         """The (head, tail) pairs of a doc that will be scored, with their allowed labels."""
-        return candidate_pairs(
-            doc,
-            self.get_spans(doc),
-            self.relation_labels if labels is None else labels,
-            max_distance=self.cfg["max_distance"],
-            context=self.cfg["context"],
-            window=self.cfg["window"],
-            name=self.name,
-        )
-
-    def predict(self, docs: Iterable[Doc]) -> List[List[Dict[str, Any]]]:
-        """Per doc, its relations as plain dicts; one backend call for the whole batch."""
-        docs = docs_as_list(docs)
-        labels = self.relation_labels
-        candidates = [self.candidates(doc, labels) for doc in docs]
-        if not any(candidates):
-            return [[] for _ in docs]
-        return classify_pairs(self.backend, candidates, self.cfg["threshold"], self.cfg["thresholds"])
+        return self.pair_task().candidates(doc, labels)
 
     @property
     def gold_description(self) -> str:  # type: ignore[override]

@@ -11,20 +11,7 @@ backend's logits back into plain relation dicts.
 """
 
 from dataclasses import dataclass
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Dict,
-    FrozenSet,
-    Iterable,
-    List,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 from spacy.scorer import PRFScore
@@ -33,146 +20,39 @@ from spacy.training import Example
 
 from .. import audit
 from ..errors import Errors
-from ..maths import is_close_call, multilabel_scores
 from ..scheduler import row_ranges
-from ..validation import template_fields
+from .base import Explained, Logits, PairBatch, run_task
 from .context import context_span
+from .relation_labels import (
+    DEFAULT_TEMPLATE,
+    LABEL_KEYS,
+    TEMPLATE_FIELDS,
+    RelationLabel,
+    check_relation_template,
+    normalize_relation_labels,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
 
-DEFAULT_TEMPLATE = "{subj} {label} {obj}."
-TEMPLATE_FIELDS = frozenset({"subj", "obj", "label"})
-LABEL_KEYS = ("templates", "allowed_head", "allowed_tail", "allowed_pairs")
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "LABEL_KEYS",
+    "TEMPLATE_FIELDS",
+    "CandidatePair",
+    "RelationLabel",
+    "RelationSpans",
+    "RelationTask",
+    "candidate_pairs",
+    "check_relation_template",
+    "classify_pairs",
+    "normalize_relation_labels",
+    "relation_spans",
+    "score_relations",
+]
+
 Offsets = Tuple[int, int]
 Relation = Dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RelationLabel:
-    """A relation label, its verbalizations and the entity types it may connect."""
-
-    name: str
-    templates: Tuple[str, ...]
-    allowed_head: Optional[FrozenSet[str]] = None
-    allowed_tail: Optional[FrozenSet[str]] = None
-    allowed_pairs: Optional[FrozenSet[Tuple[str, str]]] = None
-
-    @classmethod
-    def from_settings(cls, name: str, settings: Mapping[str, Any]) -> "RelationLabel":
-        """Build from the plain dict that `normalize_relation_labels` returns."""
-        pairs = settings.get("allowed_pairs")
-        return cls(
-            name=name,
-            templates=tuple(settings["templates"]),
-            allowed_head=_frozen(settings.get("allowed_head")),
-            allowed_tail=_frozen(settings.get("allowed_tail")),
-            allowed_pairs=None if pairs is None else frozenset(_split_pair(p) for p in pairs),
-        )
-
-    def allows(self, head_type: str, tail_type: str) -> bool:
-        """Whether a head of `head_type` and a tail of `tail_type` may hold this relation."""
-        if self.allowed_head is not None and head_type not in self.allowed_head:
-            return False
-        if self.allowed_tail is not None and tail_type not in self.allowed_tail:
-            return False
-        return self.allowed_pairs is None or (head_type, tail_type) in self.allowed_pairs
-
-    def hypotheses(self, subj: str, obj: str) -> List[str]:
-        return [template.format(subj=subj, obj=obj, label=self.name) for template in self.templates]
-
-
-def _frozen(values: Optional[Sequence[str]]) -> Optional[FrozenSet[str]]:
-    return None if values is None else frozenset(values)
-
-
-def _split_pair(pair: str) -> Tuple[str, str]:
-    head, _, tail = pair.partition(":")
-    return head, tail
-
-
-# Settings ------------------------------------------------------------------------------
-
-
-def check_relation_template(template: Any, label: str, name: str, needs_label: bool = False) -> str:
-    """A relation template: '{subj}' and '{obj}' (and '{label}' for plain label lists)."""
-    fields = template_fields(template) if isinstance(template, str) else ["<not a string>"]
-    required = {"subj", "obj", "label"} if needs_label else {"subj", "obj"}
-    if not required <= set(fields) or not set(fields) <= TEMPLATE_FIELDS:
-        raise ValueError(Errors.E150.format(template=template, label=label, name=name, fields=fields))
-    return template
-
-
-def _type_list(value: Any, key: str, label: str, name: str) -> Optional[List[str]]:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) and v for v in value):
-        problem = f"`{key}` must be a non-empty list of non-empty strings, got {value!r}"
-        raise ValueError(Errors.E151.format(label=label, name=name, problem=problem))
-    if key == "allowed_pairs":
-        for pair in value:
-            head, sep, tail = pair.partition(":")
-            if not sep or not head or not tail or ":" in tail:
-                problem = f"{pair!r} in `allowed_pairs` is not of the form \"HEADTYPE:TAILTYPE\""
-                raise ValueError(Errors.E151.format(label=label, name=name, problem=problem))
-    return list(value)
-
-
-def _label_settings(label: str, spec: Any, name: str) -> Dict[str, Any]:
-    if isinstance(spec, str) or (isinstance(spec, (list, tuple)) and spec):
-        spec = {"templates": spec}
-    if not isinstance(spec, Mapping):
-        raise ValueError(Errors.E151.format(label=label, name=name, problem=f"got {spec!r}"))
-    unknown = [key for key in spec if key not in LABEL_KEYS]
-    if unknown:
-        raise ValueError(Errors.E151.format(label=label, name=name, problem=f"unknown key(s) {unknown}"))
-    templates = spec.get("templates")
-    if isinstance(templates, str):
-        templates = [templates]
-    if not isinstance(templates, (list, tuple)) or not templates:
-        problem = f"`templates` must be a template or a non-empty list of templates, got {templates!r}"
-        raise ValueError(Errors.E151.format(label=label, name=name, problem=problem))
-    settings: Dict[str, Any] = {"templates": [check_relation_template(t, label, name) for t in templates]}
-    for key in LABEL_KEYS[1:]:
-        settings[key] = _type_list(spec.get(key), key, label, name)
-    return settings
-
-
-def normalize_relation_labels(
-    labels: Union[Sequence[str], Mapping[str, Any]], template: str, name: str
-) -> Dict[str, Dict[str, Any]]:
-    """Turn the user's relation labels into label -> plain settings (msgpack/config safe).
-
-    labels (Union[Sequence[str], Mapping[str, Any]]): A list of labels (each verbalized with
-        `template`), or a mapping label -> template, list of templates, or a dict with
-        "templates", "allowed_head", "allowed_tail" and "allowed_pairs" ("HEAD:TAIL").
-    template (str): The template for labels given without one; needs '{subj}', '{label}'
-        and '{obj}'.
-    name (str): The component name, for error messages.
-    RETURNS (Dict[str, Dict[str, Any]]): Label -> {"templates": [...], "allowed_head": ...}.
-    """
-    if isinstance(labels, str) and labels.strip():
-        labels = [labels]
-    if isinstance(labels, str) or not labels:
-        raise ValueError(Errors.E052.format(name=name))
-    if not isinstance(labels, Mapping):
-        if not isinstance(labels, (list, tuple)):
-            raise ValueError(Errors.E052.format(name=name))
-        duplicates = sorted({label for label in labels if list(labels).count(label) > 1}, key=str)
-        if duplicates:
-            raise ValueError(Errors.E053.format(labels=duplicates, name=name))
-        for label in labels:
-            if isinstance(label, str) and label.strip():
-                check_relation_template(template, label, name, needs_label=True)
-        labels = {label: template for label in labels}
-    result: Dict[str, Dict[str, Any]] = {}
-    for label, spec in labels.items():
-        if not isinstance(label, str) or not label.strip():
-            raise ValueError(Errors.E054.format(label=label, name=name))
-        result[label] = _label_settings(label, spec, name)
-    return result
 
 
 # Candidate pairs -----------------------------------------------------------------------
@@ -255,77 +135,118 @@ def candidate_pairs(
 # Scoring -------------------------------------------------------------------------------
 
 
+class RelationTask:
+    """Relation extraction as NLI pairs: every template of every label a candidate pair's
+    entity types allow, against the pair's premise. A label's score is the best of its
+    templates' multi-label scores (entailment vs contradiction); a pair's relation is its
+    best label among those reaching their threshold (`thresholds[label]`, else `threshold`).
+
+    cfg (Mapping[str, Any]): The component's settings ("labels", "threshold", "thresholds",
+        "spans_key", "max_distance", "context", "window").
+    name (str): The component name, for error messages.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], name: str) -> None:
+        self.cfg = cfg
+        self.name = name
+        self.labels = [RelationLabel.from_settings(label, settings) for label, settings in cfg["labels"].items()]
+        self.threshold = float(cfg["threshold"])
+        self.thresholds: Mapping[str, float] = cfg.get("thresholds") or {}
+
+    def spans(self, doc: Doc) -> List[Span]:
+        """The candidate mentions of a doc: `doc.ents`, or `doc.spans[spans_key]` (none if absent)."""
+        key = self.cfg.get("spans_key")
+        if key is None:
+            return list(doc.ents)
+        return list(doc.spans[key]) if key in doc.spans else []
+
+    def candidates(self, doc: Doc, labels: Optional[Sequence[RelationLabel]] = None) -> List[CandidatePair]:
+        """The (head, tail) pairs of a doc that will be scored, with their allowed labels."""
+        cfg = self.cfg
+        return candidate_pairs(
+            doc,
+            self.spans(doc),
+            self.labels if labels is None else labels,
+            max_distance=cfg["max_distance"],
+            context=cfg["context"],
+            window=cfg["window"],
+            name=self.name,
+        )
+
+    def requests(self, docs: Sequence[Doc], tokens: Any = None) -> PairBatch:
+        return self.batch([self.candidates(doc) for doc in docs])
+
+    def batch(self, candidates: Sequence[Sequence[CandidatePair]]) -> PairBatch:
+        """The pairs of every template of every allowed label of the candidate pairs (per doc)."""
+        flat = [pair for doc_pairs in candidates for pair in doc_pairs]
+        pairs = [(pair.premise, h) for pair in flat for label in pair.labels for h in label.hypotheses(pair.subj, pair.obj)]
+        limits: List[Optional[List[float]]] = [
+            [float(self.thresholds.get(label.name, self.threshold)) for label in pair.labels] for pair in flat
+        ]
+        return PairBatch(
+            pairs=pairs,
+            rows=row_ranges([sum(len(label.templates) for label in pair.labels) for pair in flat]),
+            thresholds=limits,
+            ranked=True,
+            state=[list(doc_pairs) for doc_pairs in candidates],
+        )
+
+    def option_scores(self, batch: PairBatch, logits: Logits) -> List[np.ndarray]:
+        return [np.array(list(scores.values())) for scores in self._scores(batch, logits)]
+
+    def _scores(self, batch: PairBatch, logits: Logits) -> List[Dict[str, float]]:
+        if not batch.pairs:
+            return []
+        probs = logits.multilabel()
+        flat = (pair for doc_pairs in batch.state for pair in doc_pairs)
+        return [_label_scores(pair, probs, start) for pair, (start, _) in zip(flat, batch.rows)]
+
+    def decide(self, docs: Sequence[Doc], batch: PairBatch, logits: Logits) -> List[List[Relation]]:
+        """Per doc, its relations as plain dicts {"head", "tail", "label", "score", "scores"}."""
+        all_scores = iter(self._scores(batch, logits))
+        results: List[List[Relation]] = []
+        for doc_pairs in batch.state:
+            relations: List[Relation] = []
+            for pair in doc_pairs:
+                scores = next(all_scores)
+                passing = [label for label, s in scores.items() if s >= self.thresholds.get(label, self.threshold)]
+                if passing:
+                    best = max(passing, key=lambda label: scores[label])
+                    relations.append(
+                        {"head": list(pair.head), "tail": list(pair.tail), "label": best, "score": scores[best], "scores": scores}
+                    )
+            results.append(relations)
+        return results
+
+    def explain(self, docs: Sequence[Doc], batch: PairBatch, logits: Logits, predictions: Any) -> Iterable[Explained]:
+        """One decision per label of every candidate pair, with its templates' pairs."""
+        all_scores = iter(self._scores(batch, logits))
+        rows = iter(batch.rows)
+        for doc_index, doc_pairs in enumerate(batch.state):
+            for pair in doc_pairs:
+                scores, (row, _) = next(all_scores), next(rows)
+                target = audit.relation_target(pair.head, pair.tail)
+                for label in pair.labels:
+                    scored = [(pair.premise_span, row + k) for k in range(len(label.templates))]
+                    limit = self.thresholds.get(label.name, self.threshold)
+                    yield Explained(doc_index, target, label.name, scores[label.name], scored, limit)
+                    row += len(label.templates)
+
+
 def classify_pairs(
     backend: "NLIBackend",
     candidates: Sequence[Sequence[CandidatePair]],
     threshold: float,
     thresholds: Mapping[str, float],
 ) -> List[List[Relation]]:
-    """Score the candidate pairs of many docs in ONE backend call; keep the related pairs.
-
-    A label's score is the maximum, over its templates, of the multi-label entailment
-    probability (entailment vs contradiction). A pair's relation is its best-scoring label
-    among those reaching their threshold (`thresholds[label]`, else `threshold`).
+    """Score the candidate pairs of many docs in ONE backend call; keep the related pairs
+    (see `RelationTask`).
 
     candidates (Sequence[Sequence[CandidatePair]]): Per doc, its candidate pairs.
     RETURNS (List[List[Dict[str, Any]]]): Per doc, the relations as plain dicts.
     """
-    pairs: List[Tuple[str, str]] = []
-    for doc_pairs in candidates:
-        for pair in doc_pairs:
-            for label in pair.labels:
-                pairs.extend((pair.premise, h) for h in label.hypotheses(pair.subj, pair.obj))
-    if not pairs:
-        return [[] for _ in candidates]
-    logits = backend.score(pairs)
-    flat = [pair for doc_pairs in candidates for pair in doc_pairs]
-    ranges = row_ranges([sum(len(label.templates) for label in pair.labels) for pair in flat])
-    if backend.rechecks:
-        logits = _recheck_close_pairs(backend, pairs, logits, flat, ranges, threshold, thresholds)
-    probs = multilabel_scores(logits, backend.entailment_index, backend.contradiction_index)
-    trail = audit.active_trail()
-    results: List[List[Relation]] = []
-    starts = iter(start for start, _ in ranges)
-    for doc_index, doc_pairs in enumerate(candidates):
-        relations: List[Relation] = []
-        for pair in doc_pairs:
-            row = next(starts)
-            scores = _label_scores(pair, probs, row)
-            if trail is not None:
-                _record_pair(trail, doc_index, pair, scores, logits, row, threshold, thresholds)
-            passing = [label for label, s in scores.items() if s >= thresholds.get(label, threshold)]
-            if passing:
-                best = max(passing, key=lambda label: scores[label])
-                relations.append(
-                    {
-                        "head": list(pair.head),
-                        "tail": list(pair.tail),
-                        "label": best,
-                        "score": scores[best],
-                        "scores": scores,
-                    }
-                )
-        results.append(relations)
-    return results
-
-
-def _record_pair(
-    trail: audit.AuditTrail,
-    doc_index: int,
-    pair: CandidatePair,
-    scores: Mapping[str, float],
-    logits: np.ndarray,
-    row: int,
-    threshold: float,
-    thresholds: Mapping[str, float],
-) -> None:
-    """Add one decision per label of a candidate pair (its templates' pairs) to the audit trail."""
-    target = audit.relation_target(pair.head, pair.tail)
-    for label in pair.labels:
-        hypotheses = label.hypotheses(pair.subj, pair.obj)
-        scored = [(pair.premise_span, h, logits[row + k]) for k, h in enumerate(hypotheses)]
-        trail.add(doc_index, target, label.name, scores[label.name], scored, thresholds.get(label.name, threshold))
-        row += len(hypotheses)
+    task = RelationTask({"labels": {}, "threshold": threshold, "thresholds": thresholds}, "")
+    return run_task(backend, task, [], task.batch(candidates))
 
 
 # Reading relations back ----------------------------------------------------------------
@@ -375,26 +296,6 @@ def _label_scores(pair: CandidatePair, probs: np.ndarray, row: int) -> Dict[str,
         scores[label.name] = float(probs[row : row + n].max())
         row += n
     return scores
-
-
-def _recheck_close_pairs(
-    backend: "NLIBackend",
-    pairs: Sequence[Tuple[str, str]],
-    logits: np.ndarray,
-    flat: Sequence[CandidatePair],
-    ranges: Sequence[Tuple[int, int]],
-    threshold: float,
-    thresholds: Mapping[str, float],
-) -> np.ndarray:
-    """Score again in float32 the candidate pairs (rows `ranges`) whose relation is a close call."""
-    probs = multilabel_scores(logits, backend.entailment_index, backend.contradiction_index)
-    close = []
-    for pair, (start, end) in zip(flat, ranges):
-        scores = _label_scores(pair, probs, start)
-        limits = [thresholds.get(label, threshold) for label in scores]
-        if is_close_call(np.array(list(scores.values())), backend.recheck_margin, ranked=True, thresholds=limits):
-            close.append((start, end))
-    return backend.rescore_exact(pairs, logits, close)
 
 
 def score_relations(examples: Iterable[Example], *, extension: str = "relations", prefix: str = "rel", **_: Any) -> Dict[str, Any]:
