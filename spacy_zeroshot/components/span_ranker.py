@@ -14,16 +14,16 @@ from ..errors import Errors
 from ..tasks.classification import AGGREGATE
 from ..tasks.ranking import (
     LONG_TEXT,
+    SpanRankTask,
+    candidate_spans,
     check_query,
     check_top_k,
     ndcg,
     ranked_order,
     reciprocal_rank,
-    score_relevance,
-    warn_truncated,
 )
 from ..validation import check_choice, check_positional_template, check_threshold
-from .base import ZeroShotTask, docs_as_list
+from .base import ZeroShotTask
 from .user_strings import keep_exact
 
 RELEVANCE_ATTR = "zeroshot_relevance"
@@ -33,18 +33,9 @@ if not Span.has_extension(RELEVANCE_ATTR):
 if not Doc.has_extension(QUERY_ATTR):
     Doc.set_extension(QUERY_ATTR, default=None)
 
+__all__ = ["ZeroShotSpanRanker", "candidate_spans", "score_span_ranking"]
+
 STRINGS_FILE = "strings.json"  # written by earlier versions; still read (see `from_disk`)
-
-
-def candidate_spans(doc: Doc, spans_key: Optional[str], name: str) -> List[Span]:
-    """The spans a doc ranks: its sentences (`spans_key` None) or `doc.spans[spans_key]`."""
-    if spans_key is not None:
-        return list(doc.spans[spans_key]) if spans_key in doc.spans else []
-    if not len(doc):
-        return []
-    if not doc.has_annotation("SENT_START") and len(doc) > 1:
-        raise ValueError(Errors.E405.format(name=name))
-    return list(doc.sents)
 
 
 def score_span_ranking(examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
@@ -156,39 +147,8 @@ class ZeroShotSpanRanker(ZeroShotTask):
             raise ValueError(Errors.E404.format(name=self.name))
         return self.cfg["query"]
 
-    def predict(self, docs: Iterable[Doc]) -> List[Dict[str, Any]]:
-        """Per doc {"query", "spans": [{"start", "end", "label", "kb_id", "score"}, ...], "kept":
-        [positions in "spans", best first]}; one backend call for the whole batch."""
-        docs = docs_as_list(docs)
-        cfg = self.cfg
-        queries = [self.query_for(doc) for doc in docs]
-        spans = [candidate_spans(doc, cfg["spans_key"], self.name) for doc in docs]
-        premises = [span.text for doc_spans in spans for span in doc_spans]
-        hypotheses = [cfg["hypothesis_template"].format(q) for q, doc_spans in zip(queries, spans) for _ in doc_spans]
-        groups, start = [], 0
-        for doc_spans in spans:
-            groups.append(list(range(start, start + len(doc_spans))))
-            start += len(doc_spans)
-        relevance = score_relevance(
-            self.backend,
-            premises,
-            hypotheses,
-            long_text=cfg["long_text"],
-            aggregate=cfg["aggregate"],
-            groups=groups,
-            threshold=cfg["threshold"] or None,
-        )
-        warn_truncated(self.backend, relevance.truncated, "span(s)", f"on component '{self.name}'")
-        predictions = []
-        for query, doc_spans, group in zip(queries, spans, groups):
-            scores = [float(relevance.scores[i]) for i in group]
-            entries = [
-                {"start": s.start, "end": s.end, "label": s.label_, "kb_id": s.kb_id_, "score": score}
-                for s, score in zip(doc_spans, scores)
-            ]
-            kept = [i for i in ranked_order(scores) if scores[i] >= cfg["threshold"]][: cfg["top_k"]]
-            predictions.append({"query": query, "spans": entries, "kept": kept})
-        return predictions
+    def pair_task(self) -> SpanRankTask:
+        return SpanRankTask(self.cfg, self.name, self.query_for)
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[Dict[str, Any]]) -> None:
         output_key = self.cfg["output_key"]

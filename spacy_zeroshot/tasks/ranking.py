@@ -10,14 +10,16 @@ texts, goes to the backend in one pooled call. Shared by `ZeroShotClassifier.rer
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from spacy.tokens import Doc
+from spacy.tokens import Span as SpacySpan
 
 from ..errors import Errors, Warnings
-from ..maths import multilabel_scores
 from ..scheduler import row_ranges
 from ..validation import check_choice, check_positional_template
+from .base import Explained, Logits, PairBatch, Tokens, close_decisions, score_batch
 from .classification import AGGREGATE, premise_windows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,6 +38,67 @@ class Relevance:
 
     scores: np.ndarray
     truncated: List[bool]
+
+
+class RelevanceScoring:
+    """The pair logic of reranking: each item's premise (or its windows) against its own
+    hypothesis; one decision per item, scored P(entailment) against P(contradiction).
+
+    long_text (str): "truncate" or "windows" for premises past the token budget.
+    aggregate (str): "max" or "mean" of a long premise's window scores.
+    """
+
+    def __init__(self, long_text: str = "truncate", aggregate: str = "max") -> None:
+        self.long_text = long_text
+        self.aggregate = aggregate
+
+    def item_requests(
+        self,
+        premises: Sequence[str],
+        hypotheses: Sequence[str],
+        tokens: Tokens,
+        groups: Optional[Sequence[Sequence[int]]] = None,
+        threshold: Optional[float] = None,
+    ) -> PairBatch:
+        """The pairs of every item (rows: its windows); `groups` are ranked together and, with
+        them, `threshold` is a decision threshold (both for close calls). Only empty premises:
+        no pairs, and `tokens` is not asked."""
+        n = len(premises)
+        windows: List[List[Span]] = [[] for _ in range(n)]
+        truncated = [False] * n
+        by_hypothesis: Dict[str, List[int]] = {}
+        for i, premise in enumerate(premises):
+            if premise.strip():
+                by_hypothesis.setdefault(hypotheses[i], []).append(i)
+        for hypothesis, items in by_hypothesis.items():
+            # Each hypothesis leaves its own room for the premise, as the HF pipeline's only-first truncation does.
+            budget = tokens.premise_budget([hypothesis])
+            texts = [premises[i] for i in items]
+            for i, (spans, cut) in zip(items, premise_windows(tokens, texts, [budget] * len(texts), self.long_text)):
+                windows[i], truncated[i] = spans, cut
+        limits = [[float(threshold)] if groups and threshold is not None else None for _ in range(n)]
+        return PairBatch(
+            pairs=[(premises[i][s:e], hypotheses[i]) for i in range(n) for s, e in windows[i]],
+            rows=row_ranges([len(spans) for spans in windows]),
+            thresholds=list(limits),
+            ranked=False,
+            ranked_together=[list(group) for group in groups or []],
+            state=Relevance(np.zeros(n), truncated),
+        )
+
+    def option_scores(self, batch: PairBatch, logits: Logits) -> List[np.ndarray]:
+        return [np.array([score]) for score in self.relevance(batch, logits).scores]
+
+    def relevance(self, batch: PairBatch, logits: Logits) -> Relevance:
+        """Per item its score (0.0 for an empty premise), and whether its premise was cut."""
+        truncated = batch.state.truncated
+        scores = np.zeros(len(batch.rows))
+        if batch.pairs:
+            for i, rows in enumerate(batch.rows):
+                if rows[1] > rows[0]:
+                    per_window = logits.multilabel(rows)
+                    scores[i] = per_window.max() if self.aggregate == "max" else per_window.mean()
+        return Relevance(scores, truncated)
 
 
 def score_relevance(
@@ -64,76 +127,92 @@ def score_relevance(
     threshold (Optional[float]): A decision threshold on the scores, for the re-check.
     RETURNS (Relevance): Scores in [0, 1] (shape (len(premises),)), and truncation flags.
     """
-    n = len(premises)
-    windows: List[List[Span]] = [[] for _ in range(n)]
-    truncated = [False] * n
-    by_hypothesis: Dict[str, List[int]] = {}
-    for i, premise in enumerate(premises):
-        if premise.strip():
-            by_hypothesis.setdefault(hypotheses[i], []).append(i)
-    if not by_hypothesis:
-        return Relevance(np.zeros(n), truncated)  # no model call (nor load) for empty texts
-    for hypothesis, items in by_hypothesis.items():
-        # Each hypothesis leaves its own room for the premise, as the HF pipeline's only-first truncation does.
-        budget = backend.premise_budget([hypothesis])
-        texts = [premises[i] for i in items]
-        for i, (spans, cut) in zip(items, premise_windows(backend, texts, [budget] * len(texts), long_text)):
-            windows[i], truncated[i] = spans, cut
-    pairs = [(premises[i][s:e], hypotheses[i]) for i in range(n) for s, e in windows[i]]
-    logits = backend.score(pairs)
-    ranges = row_ranges([len(spans) for spans in windows])
-    scores = _item_scores(backend, logits, ranges, aggregate)
-    if backend.rechecks and groups:
-        close = [ranges[i] for i in close_items(scores, groups, backend.recheck_margin, threshold) if windows[i]]
-        if close:
-            scores = _item_scores(backend, backend.rescore_exact(pairs, logits, close), ranges, aggregate)
-    return Relevance(scores, truncated)
-
-
-def _item_scores(backend: "NLIBackend", logits: np.ndarray, ranges: Sequence[Span], aggregate: str) -> np.ndarray:
-    ent, contra = backend.entailment_index, backend.contradiction_index
-    scores = np.zeros(len(ranges))
-    for i, (start, end) in enumerate(ranges):
-        if end > start:
-            per_window = multilabel_scores(logits[start:end], ent, contra)
-            scores[i] = per_window.max() if aggregate == "max" else per_window.mean()
-    return scores
-
-
-def _log_odds(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return np.log(p) - np.log1p(-p)
+    task = RelevanceScoring(long_text, aggregate)
+    batch = task.item_requests(premises, hypotheses, backend, groups, threshold)
+    return task.relevance(batch, score_batch(backend, task, batch))
 
 
 def close_items(
     scores: np.ndarray, groups: Sequence[Sequence[int]], margin: float, threshold: Optional[float] = None
 ) -> List[int]:
     """Items whose rank in their group, or side of `threshold`, logit errors below
-    `margin / 2` could change.
-
-    A score is P(entailment) against P(contradiction), so an error of e in every logit moves
-    its log-odds by at most 2e: two items of a group can swap only when their log-odds are
-    less than 2 * margin apart, and an item can cross `threshold` only when its log-odds are
-    within `margin` of the threshold's (thresholds of 0 or 1 never make an item close).
+    `margin / 2` could change (`tasks.base.close_decisions` with one decision per item).
 
     scores (np.ndarray): Shape (n_items,), each in [0, 1].
     groups (Sequence[Sequence[int]]): Item positions ranked together.
     margin (float): In logits; 0 means nothing is close.
     RETURNS (List[int]): Sorted positions of the close items.
     """
-    if margin <= 0:
+    values = np.asarray(scores, dtype=np.float64)
+    limits = [[float(threshold)] if threshold is not None else None for _ in values]
+    batch = PairBatch(rows=[(i, i + 1) for i in range(len(values))], thresholds=list(limits), ranked=False, ranked_together=[list(g) for g in groups])
+    in_groups = {i for group in groups for i in group}
+    return [i for i in close_decisions(batch, [np.array([v]) for v in values], margin) if i in in_groups]
+
+
+class SpanRankTask(RelevanceScoring):
+    """Span ranking: each candidate span of a doc (its sentences, or `doc.spans[spans_key]`)
+    against the doc's query; the spans scoring at least `threshold`, best first and at most
+    `top_k`, are kept.
+
+    cfg (Mapping[str, Any]): The component's settings ("hypothesis_template", "spans_key",
+        "top_k", "threshold", "long_text", "aggregate").
+    name (str): The component name, for messages.
+    query_for (Callable[[Doc], str]): The query a doc is ranked against.
+    """
+
+    def __init__(self, cfg: Mapping[str, Any], name: str, query_for: Callable[[Doc], str]) -> None:
+        super().__init__(cfg["long_text"], cfg["aggregate"])
+        self.cfg = cfg
+        self.name = name
+        self.query_for = query_for
+
+    def requests(self, docs: Sequence[Doc], tokens: Tokens) -> PairBatch:
+        template = self.cfg["hypothesis_template"]
+        queries = [self.query_for(doc) for doc in docs]
+        spans = [candidate_spans(doc, self.cfg["spans_key"], self.name) for doc in docs]
+        premises = [span.text for doc_spans in spans for span in doc_spans]
+        hypotheses = [template.format(q) for q, doc_spans in zip(queries, spans) for _ in doc_spans]
+        groups = [list(range(start, end)) for start, end in row_ranges([len(doc_spans) for doc_spans in spans])]
+        batch = self.item_requests(premises, hypotheses, tokens, groups, self.cfg["threshold"] or None)
+        batch.state = (batch.state, queries, spans, groups, tokens)
+        return batch
+
+    def relevance(self, batch: PairBatch, logits: Logits) -> Relevance:
+        own = PairBatch(batch.pairs, batch.rows, state=batch.state[0])
+        return super().relevance(own, logits)
+
+    def decide(self, docs: Sequence[Doc], batch: PairBatch, logits: Logits) -> List[Dict[str, Any]]:
+        """Per doc {"query", "spans": [{"start", "end", "label", "kb_id", "score"}, ...], "kept":
+        [positions in "spans", best first]}."""
+        _, queries, spans, groups, tokens = batch.state
+        relevance = self.relevance(batch, logits)
+        warn_truncated(tokens, relevance.truncated, "span(s)", f"on component '{self.name}'")
+        predictions = []
+        for query, doc_spans, group in zip(queries, spans, groups):
+            scores = [float(relevance.scores[i]) for i in group]
+            entries = [
+                {"start": s.start, "end": s.end, "label": s.label_, "kb_id": s.kb_id_, "score": score}
+                for s, score in zip(doc_spans, scores)
+            ]
+            kept = [i for i in ranked_order(scores) if scores[i] >= self.cfg["threshold"]][: self.cfg["top_k"]]
+            predictions.append({"query": query, "spans": entries, "kept": kept})
+        return predictions
+
+    def explain(self, docs: Sequence[Doc], batch: PairBatch, logits: Logits, predictions: Any) -> Iterable[Explained]:
+        """Ranked spans are not recorded in the audit trail (yet)."""
         return []
-    odds = _log_odds(scores)
-    close: Set[int] = set()
-    for group in groups:
-        items = sorted(group, key=lambda i: -odds[i])
-        for a, b in zip(items, items[1:]):
-            if odds[a] - odds[b] < 2 * margin:
-                close.update((a, b))
-        if threshold is not None and 0.0 < threshold < 1.0:
-            limit = _log_odds(np.array(threshold))
-            close.update(i for i in items if abs(odds[i] - limit) < margin)
-    return sorted(close)
+
+
+def candidate_spans(doc: Doc, spans_key: Optional[str], name: str) -> List[SpacySpan]:
+    """The spans a doc ranks: its sentences (`spans_key` None) or `doc.spans[spans_key]`."""
+    if spans_key is not None:
+        return list(doc.spans[spans_key]) if spans_key in doc.spans else []
+    if not len(doc):
+        return []
+    if not doc.has_annotation("SENT_START") and len(doc) > 1:
+        raise ValueError(Errors.E405.format(name=name))
+    return list(doc.sents)
 
 
 def ranked_order(scores: Sequence[float]) -> List[int]:
@@ -191,7 +270,7 @@ def check_top_k(top_k: Any) -> Optional[int]:
     return top_k
 
 
-def warn_truncated(backend: "NLIBackend", truncated: Sequence[bool], what: str, where: str) -> None:
+def warn_truncated(backend: Tokens, truncated: Sequence[bool], what: str, where: str) -> None:
     n = sum(truncated)
     if n:
         message = Warnings.W400.format(n=n, total=len(truncated), what=what, max_length=backend.max_length, where=where)
