@@ -1,0 +1,207 @@
+"""Every task through the one scoring loop (`tasks.base`), driven by the deterministic fake
+scorer of tests/fake_scorer.py: no model is built, decisions are checked against logits
+computed here, and the close-call re-check and the audit capture are the shared ones."""
+
+from typing import Any, Dict, List
+
+import numpy as np
+import pytest
+import spacy
+import srsly
+from fake_scorer import FakeScorer, exact_logits
+from spacy.tokens import Doc, Span
+
+from spacy_zeroshot import audit
+from spacy_zeroshot.maths import exclusive_scores, multilabel_scores
+from spacy_zeroshot.tasks.base import PairBatch, PairTask, close_decisions, run_task, score_batch
+from spacy_zeroshot.tasks.candidates import AliasTable
+from spacy_zeroshot.tasks.entities import TyperTask
+from spacy_zeroshot.tasks.linking import LinkerTask
+from spacy_zeroshot.tasks.ranking import SpanRankTask
+from spacy_zeroshot.tasks.relations import RelationTask, normalize_relation_labels
+from spacy_zeroshot.tasks.textcat import TextcatTask
+
+NLP = spacy.blank("en")
+LABELS = ["travel", "cooking", "sports"]
+
+
+def textcat_cfg(**overrides: Any) -> Dict[str, Any]:
+    cfg = {
+        "labels": LABELS,
+        "descriptions": {label: label for label in LABELS},
+        "hypothesis_template": "This example is {}.",
+        "multi_label": False,
+        "threshold": 0.5,
+        "thresholds": {},
+        "long_text": "truncate",
+        "aggregate": "max",
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def entity_doc(text: str = "Apple hired Steve Jobs in Paris .") -> Doc:
+    doc = NLP(text)
+    doc.ents = [Span(doc, 0, 1, "ORG"), Span(doc, 2, 4, "PERSON"), Span(doc, 5, 6, "LOC")]
+    return doc
+
+
+def typer_cfg(**overrides: Any) -> Dict[str, Any]:
+    cfg = {
+        "types": {"*": {"company": "company", "person": "person", "city": "city"}},
+        "spans_key": None,
+        "proposals": None,
+        "hypothesis_template": "{mention} is a {label}.",
+        "context": "doc",
+        "window": 0,
+        "mention_markers": None,
+        "multi_label": False,
+        "threshold": 0.0,
+        "thresholds": {},
+        "on_low_confidence": "keep",
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+LINKER_CFG: Dict[str, Any] = {
+    "spans_key": None,
+    "ent_labels": [],
+    "hypothesis_template": "{mention} is {description}.",
+    "context": "doc",
+    "window": 0,
+    "mention_markers": None,
+    "threshold": 0.0,
+    "nil": "NIL",
+}
+ALIASES = AliasTable(
+    {"Apple": [{"id": "Q312", "name": "Apple Inc.", "description": "a company"}, {"id": "Q89", "name": "apple", "description": "a fruit"}]}
+)
+
+
+def relation_cfg() -> Dict[str, Any]:
+    labels = normalize_relation_labels({"employs": "{subj} employs {obj}.", "located in": ["{subj} is in {obj}.", "{subj} lives in {obj}."]}, "", "rel")
+    return {"labels": labels, "threshold": 0.0, "thresholds": {}, "spans_key": None, "max_distance": 10, "context": "doc", "window": 0}
+
+
+def ranker_task() -> SpanRankTask:
+    cfg = {"hypothesis_template": "This text is about {}.", "spans_key": "cands", "top_k": None, "threshold": 0.0, "long_text": "truncate", "aggregate": "max"}
+    return SpanRankTask(cfg, "ranker", lambda doc: "cooking")
+
+
+def ranker_doc() -> Doc:
+    doc = NLP("Boil the pasta . The match was won . Add salt .")
+    doc.spans["cands"] = [doc[0:4], doc[4:9], doc[9:12]]
+    return doc
+
+
+def every_task() -> List[Any]:
+    return [
+        (TextcatTask(textcat_cfg(), "textcat"), [NLP("I flew to Rome and ate pasta."), NLP("")]),
+        (TyperTask(typer_cfg(), "typer"), [entity_doc()]),
+        (LinkerTask(LINKER_CFG, ALIASES, "linker"), [entity_doc()]),
+        (RelationTask(relation_cfg(), "rel"), [entity_doc()]),
+        (ranker_task(), [ranker_doc()]),
+    ]
+
+
+def test_pair_tasks_satisfy_the_protocol():
+    for task, _ in every_task():
+        assert isinstance(task, PairTask)
+
+
+def test_pair_tasks_predictions_are_plain_and_deterministic():
+    for task, docs in every_task():
+        first = run_task(FakeScorer(), task, docs, task.requests(docs, FakeScorer()))
+        second = run_task(FakeScorer(), task, docs, task.requests(docs, FakeScorer()))
+        assert first == second
+        assert len(first) == len(docs)
+        assert srsly.msgpack_loads(srsly.msgpack_dumps(first)) == first
+
+
+def test_pair_tasks_empty_docs_call_no_scorer():
+    for task, _ in every_task():
+        scorer = FakeScorer()
+        docs = [NLP("")]
+        predictions = run_task(scorer, task, docs, task.requests(docs, scorer))
+        assert scorer.calls == []
+        assert len(predictions) == 1
+
+
+def test_textcat_task_scores_are_the_pipelines_maths():
+    doc = NLP("I flew to Rome and ate pasta.")
+    for multi_label in (False, True):
+        task = TextcatTask(textcat_cfg(multi_label=multi_label), "textcat")
+        [prediction] = run_task(FakeScorer(), task, [doc], task.requests([doc], FakeScorer()))
+        logits = np.stack([exact_logits((doc.text, f"This example is {label}.")) for label in LABELS])
+        want = multilabel_scores(logits, 0, 2) if multi_label else exclusive_scores(logits, 0)
+        assert list(prediction["cats"]) == LABELS
+        assert np.allclose(list(prediction["cats"].values()), want)
+
+
+def test_typer_task_takes_the_best_type():
+    doc = entity_doc()
+    task = TyperTask(typer_cfg(), "typer")
+    [entries] = run_task(FakeScorer(), task, [doc], task.requests([doc], FakeScorer()))
+    for entry in entries:
+        mention = doc[entry["start"] : entry["end"]].text
+        logits = np.stack([exact_logits((doc.text, f"{mention} is a {t}.")) for t in ("company", "person", "city")])
+        scores = exclusive_scores(logits, 0)
+        assert entry["type"] == ["company", "person", "city"][int(scores.argmax())]
+        assert np.allclose(list(entry["scores"].values()), scores)
+
+
+def test_relation_task_label_is_best_template():
+    doc = entity_doc()
+    task = RelationTask(relation_cfg(), "rel")
+    [relations] = run_task(FakeScorer(), task, [doc], task.requests([doc], FakeScorer()))
+    assert relations  # threshold 0: every candidate pair gets its best label
+    for rel in relations:
+        subj, obj = doc[rel["head"][0] : rel["head"][1]].text, doc[rel["tail"][0] : rel["tail"][1]].text
+        located = max(multilabel_scores(exact_logits((doc.text, t.format(subj=subj, obj=obj))), 0, 2) for t in ("{subj} is in {obj}.", "{subj} lives in {obj}."))
+        assert rel["scores"]["located in"] == pytest.approx(float(located))
+
+
+def test_close_call_recheck_is_shared_and_only_rescores_close_decisions():
+    rechecked = 0
+    for task, docs in every_task():
+        lossy = FakeScorer(lossy_step=0.5, recheck_margin=0.3)
+        batch = task.requests(docs, lossy)
+        logits = score_batch(lossy, task, batch)
+        exact = FakeScorer()
+        exact_scores = task.option_scores(batch, score_batch(exact, task, batch))
+        close = close_decisions(batch, task.option_scores(batch, type(logits)(lossy.score(batch.pairs), 0, 2)), 0.3)
+        assert sorted(set(lossy.rescored)) == sorted({batch.rows[i] for i in close if batch.rows[i][1] > batch.rows[i][0]})
+        # Re-checked decisions read exact logits.
+        for i in close:
+            assert np.allclose(task.option_scores(batch, logits)[i], exact_scores[i])
+        rechecked += len(close)
+    assert rechecked  # the margin makes some decisions close
+
+
+def test_close_decisions_rank_together_and_thresholds():
+    batch = PairBatch(rows=[(0, 1), (1, 2), (2, 3)], thresholds=[[0.5], None, None], ranked=False, ranked_together=[[1, 2]])
+    scores = [np.array([0.51]), np.array([0.9]), np.array([0.1])]
+    assert close_decisions(batch, scores, 0.1) == [0]
+    scores = [np.array([0.99]), np.array([0.6]), np.array([0.59])]
+    assert close_decisions(batch, scores, 0.1) == [1, 2]
+    assert close_decisions(batch, scores, 0.0) == []
+
+
+def test_audit_capture_is_shared_by_every_task():
+    for task, docs in every_task():
+        with audit.recording() as trail:
+            predictions = run_task(FakeScorer(), task, docs, task.requests(docs, FakeScorer()))
+        trail.write(docs, "task", ["entailment", "neutral", "contradiction"])
+        decisions = [d for doc in docs for d in doc.user_data[audit.USER_DATA_KEY]["task"]["decisions"]]
+        if isinstance(task, SpanRankTask):
+            assert decisions == []  # ranked spans are not recorded
+            continue
+        assert decisions
+        for decision in decisions:
+            for pair in decision["pairs"]:
+                premise = pair["premise"]
+                doc = docs[0]
+                text = premise if isinstance(premise, str) else doc.text[premise[0] : premise[1]]
+                assert pair["logits"] == pytest.approx(exact_logits((text, pair["hypothesis"])).tolist())
+        assert predictions
