@@ -10,6 +10,7 @@ import spacy
 import srsly
 from fake_scorer import FakeScorer, exact_logits
 from spacy.tokens import Doc, Span
+from spacy.training import Example
 
 from spacy_zeroshot import audit
 from spacy_zeroshot.maths import exclusive_scores, multilabel_scores
@@ -205,3 +206,19 @@ def test_audit_capture_is_shared_by_every_task():
                 text = premise if isinstance(premise, str) else doc.text[premise[0] : premise[1]]
                 assert pair["logits"] == pytest.approx(exact_logits((text, pair["hypothesis"])).tolist())
         assert predictions
+
+
+def test_pair_tasks_gold_groups_use_the_inference_pairs():
+    doc = entity_doc()
+    reference = entity_doc()
+    reference.ents = [Span(reference, 0, 1, "company"), Span(reference, 2, 4, "person")]
+    reference.cats = {"travel": 1.0, "cooking": 0.0, "sports": 0.0}
+    example = Example(doc, reference)
+    textcat = TextcatTask(textcat_cfg(), "textcat")
+    [group] = textcat.gold_groups([example], FakeScorer())
+    batch = textcat.requests([reference], FakeScorer())
+    assert {(p, h) for p in group.premises for option in group.options for h in option} == set(batch.pairs)
+    assert group.target == 0  # 'travel', the one gold label
+    typer = TyperTask(typer_cfg(), "typer")
+    assert len(typer.gold_groups([example], FakeScorer())) == 2  # the two gold spans with a candidate type
+    assert ranker_task().gold_groups([example], FakeScorer()) == []

@@ -13,7 +13,6 @@ from ..errors import Errors
 from ..tasks.candidates import CandidateSource, source_from_disk, source_to_disk
 from ..tasks.context import CONTEXTS
 from ..tasks.entities import check_markers, check_template, check_window, respan, target_spans, write_spans
-from ..tasks.gold import linking_groups
 from ..tasks.linking import CANDIDATE_FIELDS, LINKER_FIELDS, LinkerTask
 from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
@@ -106,19 +105,7 @@ class ZeroShotEntityLinker(ZeroShotTask):
     def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
         """Per gold mention whose `kb_id_` is one of its candidates: that candidate vs the
         others, with the inference premise and hypotheses."""
-        cfg = self.cfg
-        return linking_groups(
-            examples,
-            source=self.candidates,
-            spans_key=cfg["spans_key"],
-            ent_labels=cfg["ent_labels"],
-            hypothesis_template=cfg["hypothesis_template"],
-            context=cfg["context"],
-            window=cfg["window"],
-            mention_markers=cfg["mention_markers"],
-            nil=cfg["nil"],
-            name=self.name,
-        )
+        return self.pair_task().gold_groups(examples, self.backend)
 
     def pair_task(self) -> LinkerTask:
         return LinkerTask(self.cfg, self.candidates, self.name)

@@ -24,7 +24,6 @@ from ..tasks.entities import (
     target_spans,
     write_spans,
 )
-from ..tasks.gold import typing_groups
 from ..training import TrainGroup
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask
@@ -141,18 +140,7 @@ class ZeroShotEntityTyper(ZeroShotTask):
     def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
         """Per gold span whose label is a candidate type: that type vs the other types of
         its set, with the inference premise and hypotheses."""
-        cfg = self.cfg
-        return typing_groups(
-            examples,
-            types=cfg["types"],
-            spans_key=cfg["spans_key"],
-            hypothesis_template=cfg["hypothesis_template"],
-            context=cfg["context"],
-            window=cfg["window"],
-            mention_markers=cfg["mention_markers"],
-            multi_label=cfg["multi_label"],
-            name=self.name,
-        )
+        return self.pair_task().gold_groups(examples, self.backend)
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
         key = self.cfg["spans_key"]

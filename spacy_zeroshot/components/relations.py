@@ -8,7 +8,6 @@ from spacy.training import Example
 
 from ..errors import Errors
 from ..tasks.context import CONTEXTS
-from ..tasks.gold import relation_groups
 from ..tasks.relations import (
     CandidatePair,
     RelationLabel,
@@ -124,17 +123,7 @@ class ZeroShotRelationExtractor(ZeroShotTask):
     def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
         """Per candidate pair of a doc with gold relations: the gold relation entailed, the
         pair's other allowed relations (all of them for an unrelated pair) not."""
-        cfg = self.cfg
-        return relation_groups(
-            examples,
-            labels=self.relation_labels,
-            spans_key=cfg["spans_key"],
-            max_distance=cfg["max_distance"],
-            context=cfg["context"],
-            window=cfg["window"],
-            extension=cfg["extension"],
-            name=self.name,
-        )
+        return self.pair_task().gold_groups(examples, self.backend)
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
         extension = self.cfg["extension"]

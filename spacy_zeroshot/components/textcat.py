@@ -10,7 +10,6 @@ from spacy.training import Example
 
 from ..errors import Warnings
 from ..tasks.classification import AGGREGATE, LONG_TEXT
-from ..tasks.gold import textcat_groups
 from ..tasks.textcat import TextcatTask
 from ..training import TrainGroup
 from ..validation import Labels, check_choice, check_positional_template, check_threshold, normalize_labels
@@ -153,17 +152,7 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         """Per doc with gold `cats`: exclusive, the gold label vs the others (listwise);
         multi-label, each annotated label entailed or not. Same premises (windows) and
         hypotheses as `predict`."""
-        cfg = self.cfg
-        return textcat_groups(
-            self.backend,
-            examples,
-            self.labels,
-            self.hypotheses,
-            multi_label=cfg["multi_label"],
-            long_text=cfg["long_text"],
-            aggregate=cfg["aggregate"],
-            name=self.name,
-        )
+        return self.pair_task().gold_groups(examples, self.backend)
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
         return list(dict.fromkeys(label for eg in examples for label in eg.reference.cats))

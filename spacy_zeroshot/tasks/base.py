@@ -133,9 +133,8 @@ class PairTask(OptionScores, Protocol):
     decide: the batch's logits -> per doc, plain msgpack data (what `set_annotations` writes).
     explain: the decisions behind `predictions`, for the audit trail (only called while one
         records).
-    gold_groups: gold examples -> training groups, with the premises and hypotheses of
-        inference.
-    calibration: the task's calibration adapter (None: nothing to calibrate).
+    gold_groups: gold examples -> `training.TrainGroup`s, with the premises and hypotheses
+        of inference.
     """
 
     def requests(self, docs: Sequence[Any], tokens: Tokens) -> PairBatch: ...
@@ -143,6 +142,8 @@ class PairTask(OptionScores, Protocol):
     def decide(self, docs: Sequence[Any], batch: PairBatch, logits: Logits) -> List[Any]: ...
 
     def explain(self, docs: Sequence[Any], batch: PairBatch, logits: Logits, predictions: Sequence[Any]) -> Iterable[Explained]: ...
+
+    def gold_groups(self, examples: Sequence[Any], tokens: Tokens) -> List[Any]: ...
 
 
 NO_LOGITS = Logits(np.zeros((0, 0)))

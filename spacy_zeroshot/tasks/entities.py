@@ -10,13 +10,16 @@ from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, 
 
 import numpy as np
 from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example
 
 from .. import audit
 from ..errors import Errors
 from ..scheduler import row_ranges
+from ..training.groups import TrainGroup, make_group
 from ..validation import Labels, normalize_labels, template_fields
 from .base import Explained, Logits, PairBatch, run_task
 from .context import context_span
+from .gold import premise_doc
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -268,6 +271,14 @@ def type_decision(
     return None, on_low_confidence == "keep"
 
 
+def _type_options(label: str, types: Mapping[str, Mapping[str, str]]) -> Optional[Mapping[str, str]]:
+    """The candidate types among which a gold span of type `label` was chosen: every type
+    (`"*"`), else the first source label's types that include it."""
+    if ANY_LABEL in types:
+        return types[ANY_LABEL]
+    return next((options for options in types.values() if label in options), None)
+
+
 class TyperTask(SpanQueries):
     """Entity typing: each span whose label has candidate types (and, with `proposals`, each
     noun chunk) against "{mention} is a {label}."; the best type at or above its threshold
@@ -311,6 +322,33 @@ class TyperTask(SpanQueries):
             hypotheses = [template.format(mention=span.text, label=text) for text in options.values()]
             entry = {"start": span.start, "end": span.end, "label": span.label_, "proposed": proposed}
             yield span, entry, SpanQuery(premise, list(options), hypotheses)
+
+    def gold_groups(self, examples: Sequence[Example], tokens: Any = None) -> List[TrainGroup]:
+        """One group per gold span (in `reference.ents` or `reference.spans[spans_key]`) whose
+        label is one of the candidate types: gold type vs the other types, with the premise
+        and hypotheses of inference."""
+        cfg = self.cfg
+        groups = []
+        for example in examples:
+            spans = target_spans(example.reference, cfg["spans_key"])
+            if not spans:
+                continue
+            doc = premise_doc(example, self.context == "sentence", self.name)
+            for span in spans:
+                options = _type_options(span.label_, self.types)
+                if options is None or span.label_ not in options:
+                    continue
+                names = list(options)
+                mention = doc[span.start : span.end]
+                premise = mention_premise(doc, mention, self.context, self.window, self.mention_markers, self.name)
+                template = cfg["hypothesis_template"]
+                hyps = [[template.format(mention=mention.text, label=text)] for text in options.values()]
+                gold = names.index(span.label_)
+                targets = [1.0 if i == gold else 0.0 for i in range(len(names))]
+                group = make_group([premise], hyps, exclusive=not self.multi_label, gold=gold, targets=targets)
+                if group is not None:
+                    groups.append(group)
+        return groups
 
     def decide_entry(self, entry: Dict[str, Any], scores: Dict[str, float]) -> None:
         on_low = "drop" if entry["proposed"] else self.cfg["on_low_confidence"]

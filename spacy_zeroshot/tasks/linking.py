@@ -3,10 +3,13 @@
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from spacy.tokens import Doc, Span
+from spacy.training import Example
 
+from ..training.groups import TrainGroup, make_group
 from .base import run_task
 from .candidates import Candidate, CandidateSource
 from .entities import SpanQueries, SpanQuery, mention_premise, premise_reference, target_spans
+from .gold import premise_doc
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -66,6 +69,32 @@ class LinkerTask(SpanQueries):
             hypotheses = [candidate_hypothesis(self.cfg["hypothesis_template"], span.text, c) for c in candidates]
             entry = {"start": span.start, "end": span.end, "label": span.label_}
             yield span, entry, SpanQuery(premise, [c["id"] for c in candidates], hypotheses)
+
+    def gold_groups(self, examples: Sequence[Example], tokens: Any = None) -> List[TrainGroup]:
+        """One group per gold mention whose `kb_id_` is among its candidates: the gold
+        candidate vs the others (exclusive, as inference scores them). Mentions linked to
+        `nil`, unlinked, or whose gold id is not a candidate are skipped."""
+        cfg = self.cfg
+        nil, ent_labels = cfg["nil"], cfg["ent_labels"]
+        groups = []
+        for example in examples:
+            spans = [s for s in target_spans(example.reference, cfg["spans_key"]) if s.kb_id_ and s.kb_id_ != nil]
+            spans = [s for s in spans if not ent_labels or s.label_ in ent_labels]
+            if not spans:
+                continue
+            doc = premise_doc(example, self.context == "sentence", self.name)
+            for span in spans:
+                candidates = self.source.candidates(span.text)
+                ids = [c["id"] for c in candidates]
+                if span.kb_id_ not in ids:
+                    continue
+                mention = doc[span.start : span.end]
+                premise = mention_premise(doc, mention, self.context, self.window, self.mention_markers, self.name)
+                hyps = [[candidate_hypothesis(cfg["hypothesis_template"], mention.text, c)] for c in candidates]
+                group = make_group([premise], hyps, exclusive=True, gold=ids.index(span.kb_id_))
+                if group is not None:
+                    groups.append(group)
+        return groups
 
     def decide_entry(self, entry: Dict[str, Any], scores: Dict[str, float]) -> None:
         entry.update({"kb_id": link_decision(scores, self.threshold, self.cfg["nil"]), "scores": scores})

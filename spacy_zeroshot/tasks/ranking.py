@@ -203,6 +203,10 @@ class SpanRankTask(RelevanceScoring):
         """Ranked spans are not recorded in the audit trail (yet)."""
         return []
 
+    def gold_groups(self, examples: Sequence[Any], tokens: Tokens) -> List[Any]:
+        """Span ranking does not learn from gold examples (yet)."""
+        return []
+
 
 def candidate_spans(doc: Doc, spans_key: Optional[str], name: str) -> List[SpacySpan]:
     """The spans a doc ranks: its sentences (`spans_key` None) or `doc.spans[spans_key]`."""

@@ -21,8 +21,11 @@ from spacy.training import Example
 from .. import audit
 from ..errors import Errors
 from ..scheduler import row_ranges
+from ..training.groups import TrainGroup, make_group
 from .base import Explained, Logits, PairBatch, run_task
 from .context import context_span
+from .entities import target_spans
+from .gold import premise_doc
 from .relation_labels import (
     DEFAULT_TEMPLATE,
     LABEL_KEYS,
@@ -162,16 +165,53 @@ class RelationTask:
 
     def candidates(self, doc: Doc, labels: Optional[Sequence[RelationLabel]] = None) -> List[CandidatePair]:
         """The (head, tail) pairs of a doc that will be scored, with their allowed labels."""
+        return self.candidates_among(doc, self.spans(doc), labels)
+
+    def candidates_among(
+        self, doc: Doc, spans: Sequence[Span], labels: Optional[Sequence[RelationLabel]] = None
+    ) -> List[CandidatePair]:
         cfg = self.cfg
         return candidate_pairs(
             doc,
-            self.spans(doc),
+            spans,
             self.labels if labels is None else labels,
             max_distance=cfg["max_distance"],
             context=cfg["context"],
             window=cfg["window"],
             name=self.name,
         )
+
+    def gold_groups(self, examples: Sequence[Example], tokens: Any = None) -> List[TrainGroup]:
+        """One group per candidate pair of every doc with gold relations in
+        `reference._.<extension>` (None: not annotated, skipped): the gold relation's target
+        is 1 and the pair's other allowed relations 0; a pair without a gold relation (or
+        with a relation this component does not know) is a negative for all its allowed
+        relations. A pair whose gold relation its entity types exclude is skipped (inference
+        cannot give it)."""
+        cfg, extension = self.cfg, self.cfg["extension"]
+        known = {label.name for label in self.labels}
+        groups = []
+        for example in examples:
+            reference = example.reference
+            gold_relations = reference._.get(extension) if Doc.has_extension(extension) else None
+            if gold_relations is None:
+                continue
+            gold: Dict[Tuple[int, int, int, int], str] = {
+                (rel["head"][0], rel["head"][1], rel["tail"][0], rel["tail"][1]): rel["label"] for rel in gold_relations
+            }
+            doc = premise_doc(example, cfg["max_distance"] is None or cfg["context"] == "sentence", self.name)
+            spans = [Span(doc, s.start, s.end, label=s.label_) for s in target_spans(reference, cfg.get("spans_key"))]
+            for pair in self.candidates_among(doc, spans):
+                label = gold.get((*pair.head, *pair.tail))
+                allowed = [rel.name for rel in pair.labels]
+                if label in known and label not in allowed:
+                    continue
+                targets = [1.0 if rel == label else 0.0 for rel in allowed]
+                options = [rel.hypotheses(pair.subj, pair.obj) for rel in pair.labels]
+                group = make_group([pair.premise], options, exclusive=False, targets=targets)
+                if group is not None:
+                    groups.append(group)
+        return groups
 
     def requests(self, docs: Sequence[Doc], tokens: Any = None) -> PairBatch:
         return self.batch([self.candidates(doc) for doc in docs])

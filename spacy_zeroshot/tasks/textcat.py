@@ -9,11 +9,14 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from spacy.tokens import Doc
+from spacy.training import Example
 
 from .. import audit
 from ..errors import Errors
+from ..training.groups import TrainGroup, make_group
 from .base import Explained, Logits, PairBatch, Tokens
-from .classification import TextClassification
+from .classification import TextClassification, premise_windows
+from .gold import POSITIVE, premise_doc
 
 
 def sentence_spans(doc: Doc, name: str) -> Optional[List[Tuple[int, int]]]:
@@ -50,6 +53,41 @@ class TextcatTask(TextClassification):
     def requests(self, docs: Sequence[Doc], tokens: Tokens) -> PairBatch:
         sentences = [sentence_spans(doc, self.name) for doc in docs] if self.long_text == "sentences" else None
         return self.text_requests([doc.text for doc in docs], [self.hypotheses] * len(docs), tokens, sentences)
+
+    def gold_groups(self, examples: Sequence[Example], tokens: Tokens) -> List[TrainGroup]:
+        """One group per doc with gold `cats`, with the premises (windows) and hypotheses of
+        inference. Exclusive: the doc's one label scoring >= 0.5 in `reference.cats` is the
+        gold option (a doc with none or several is skipped). Multi-label: each label's gold
+        value is its target; labels missing from `reference.cats` are skipped.
+        """
+        chosen: List[Tuple[Example, Optional[int], List[Optional[float]]]] = []
+        for example in examples:
+            cats = example.reference.cats
+            values = [None if label not in cats else float(cats[label]) for label in self.labels]
+            positives = [i for i, v in enumerate(values) if v is not None and v >= POSITIVE]
+            gold = positives[0] if len(positives) == 1 else None
+            if (self.multi_label and any(v is not None for v in values)) or (not self.multi_label and gold is not None):
+                chosen.append((example, gold, values))
+        if not chosen:
+            return []
+        needs_sentences = self.long_text == "sentences"
+        docs = [premise_doc(example, needs_sentences, self.name) for example, _, _ in chosen]
+        sentences = [
+            [(s.start_char, s.end_char) for s in doc.sents] if needs_sentences and doc.text.strip() else None for doc in docs
+        ]
+        texts = [doc.text for doc in docs]
+        budget = tokens.premise_budget(self.hypotheses)
+        windows = premise_windows(tokens, texts, [budget] * len(texts), self.long_text, sentences)
+        options = [[h] for h in self.hypotheses]
+        groups = []
+        for text, (spans, _), (_, gold, values) in zip(texts, windows, chosen):
+            premises = [text[s:e] for s, e in spans]
+            group = make_group(
+                premises, options, exclusive=not self.multi_label, gold=gold, targets=values, aggregate=self.aggregate
+            )
+            if group is not None:
+                groups.append(group)
+        return groups
 
     def decide(self, docs: Sequence[Doc], batch: PairBatch, logits: Logits) -> List[Dict[str, Any]]:
         """Per doc {"cats": {label: score}, "truncated": bool}; 0.0 for every label of an empty doc."""
