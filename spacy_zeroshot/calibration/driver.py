@@ -11,8 +11,8 @@ hypothesis are scored once however many candidates share them.
 """
 
 import warnings
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from spacy.tokens import Doc
@@ -26,8 +26,7 @@ from .store import VERSION
 from .tasks import CalibrationTask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..backend import NLIBackend
-    from ..components.base import ZeroShotTask
+    from .protocol import Calibrated
 
 DEFAULT_MIN_EXAMPLES = 10
 MEMO_PAIRS = 10_000_000
@@ -35,7 +34,7 @@ Slot = Tuple[str, Optional[str]]  # ("template", None) or ("label", label)
 
 
 def calibrate(
-    component: "ZeroShotTask",
+    component: "Calibrated",
     examples: Iterable[Example],
     *,
     templates: Optional[Sequence[str]] = None,
@@ -85,7 +84,7 @@ def calibrate(
         chosen = _fit(task, decisions, start, min_examples) if fitting else start
         return micro(decisions.counts(_array(task, decisions, chosen)), decisions.missed_other)["f"]
 
-    with _pair_memo(component.backend, bool(slots)):
+    with component.remembering_pairs(MEMO_PAIRS) if slots else nullcontext():
         before = _collect(task, component, docs, gold)
         current = before
         wording: List[Dict[str, Any]] = []
@@ -126,7 +125,7 @@ def calibrate(
 
 
 def calibrate_on_initialize(
-    component: "ZeroShotTask",
+    component: "Calibrated",
     get_examples: Optional[Callable[[], Iterable[Example]]],
     *,
     templates: Optional[Sequence[str]],
@@ -153,42 +152,22 @@ def calibrate_on_initialize(
     return report
 
 
-def _task(component: "ZeroShotTask") -> CalibrationTask:
+def _task(component: "Calibrated") -> CalibrationTask:
     task = component.calibration_task() if hasattr(component, "calibration_task") else None
     if task is None:
         raise ValueError(Errors.E430.format(name=getattr(component, "name", component)))
     return task
 
 
-def _upstream_docs(component: "ZeroShotTask", examples: Sequence[Example]) -> List[Doc]:
+def _upstream_docs(component: "Calibrated", examples: Sequence[Example]) -> List[Doc]:
     """Copies of the predicted docs, annotated by the components before `component`."""
-    docs = [example.predicted.copy() for example in examples]
-    procs = [proc for _, proc in component._nlp.pipeline]
-    position = next((i for i, proc in enumerate(procs) if proc is component), 0)
-    for proc in procs[:position]:
-        docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(doc) for doc in docs]
-    return docs
+    return component.upstream_docs(examples)
 
 
-def _collect(task: CalibrationTask, component: "ZeroShotTask", docs: List[Doc], examples: Sequence[Example]) -> DecisionSet:
+def _collect(task: CalibrationTask, component: "Calibrated", docs: List[Doc], examples: Sequence[Example]) -> DecisionSet:
     with task.open_thresholds():
         predictions = component.predict(docs)
     return task.decisions(docs, predictions, examples)
-
-
-@contextmanager
-def _pair_memo(backend: "NLIBackend", on: bool) -> Iterator[None]:
-    """Keep every scored pair while wordings are tried, in the backend's pair cache enlarged
-    for the while (what it held is reused); its capacity is restored afterwards."""
-    if not on:
-        yield
-        return
-    size = backend.cache.size
-    backend.cache.resize(max(size, MEMO_PAIRS))
-    try:
-        yield
-    finally:
-        backend.cache.resize(size)
 
 
 Thresholds = Tuple[float, Dict[str, float]]

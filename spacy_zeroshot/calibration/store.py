@@ -15,7 +15,7 @@ from ..errors import Errors, Warnings
 from ..validation import check_threshold
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..components.base import ZeroShotTask
+    from .protocol import Calibrated
 
 VERSION = 1
 
@@ -36,7 +36,7 @@ def read_calibration(path: Union[str, Path]) -> Dict[str, Any]:
     return state
 
 
-def apply_calibration(component: "ZeroShotTask", state: Dict[str, Any]) -> None:
+def apply_calibration(component: "Calibrated", state: Dict[str, Any]) -> None:
     """Set the saved thresholds and wording on `component` (labels it lacks: warning W431)."""
     task = component.calibration_task()
     if task is None:

@@ -23,7 +23,7 @@ from ..validation import check_positional_template
 from .search import DecisionSet, Item
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..components.base import ZeroShotTask
+    from .protocol import Calibrated
 
 CharSpan = Tuple[int, int]
 
@@ -44,7 +44,7 @@ class CalibrationTask:
     label_wording = True
     gold_name = "annotation"
 
-    def __init__(self, component: "ZeroShotTask") -> None:
+    def __init__(self, component: "Calibrated") -> None:
         self.component = component
         self.cfg = component.cfg
         self.name = component.name
@@ -59,7 +59,7 @@ class CalibrationTask:
 
     def labels(self) -> List[str]:
         """The labels that may get a threshold (and a wording) of their own."""
-        return list(self.component.labels)  # type: ignore[attr-defined]
+        return list(self.component.labels)
 
     # Thresholds ------------------------------------------------------------------------
 
@@ -122,7 +122,7 @@ class TextcatCalibration(CalibrationTask):
 
     gold_name = "doc.cats"
 
-    def __init__(self, component: "ZeroShotTask") -> None:
+    def __init__(self, component: "Calibrated") -> None:
         super().__init__(component)
         multi = bool(self.cfg["multi_label"])
         self.rule = "passing" if multi else "ranked"

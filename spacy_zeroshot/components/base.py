@@ -2,6 +2,7 @@
 the audit trail (`save_io`) and calibration on gold examples (`initialize`, `calibrate`)."""
 
 import warnings
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
@@ -227,6 +228,29 @@ class ZeroShotTask:
     def calibration_task(self) -> Optional["CalibrationTask"]:
         """How this component's decisions are calibrated (None: they are not)."""
         return None
+
+    def upstream_docs(self, examples: Sequence[Example]) -> List[Doc]:
+        """Copies of the examples' predicted docs, annotated by the components before this one
+        (what it sees in the pipeline; for calibration)."""
+        docs = [example.predicted.copy() for example in examples]
+        procs = [proc for _, proc in self._nlp.pipeline]
+        position = next((i for i, proc in enumerate(procs) if proc is self), 0)
+        for proc in procs[:position]:
+            docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(doc) for doc in docs]
+        return docs
+
+    @contextmanager
+    def remembering_pairs(self, pairs: int) -> Iterator[None]:
+        """Keep every scored pair (up to `pairs`) in the backend's pair cache, enlarged for the
+        while (what it held is reused); its capacity is restored afterwards. Calibration tries
+        many wordings that share premises and hypotheses."""
+        cache = self.backend.cache
+        size = cache.size
+        cache.resize(max(size, pairs))
+        try:
+            yield
+        finally:
+            cache.resize(size)
 
     def calibrate(
         self,
