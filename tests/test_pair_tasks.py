@@ -222,3 +222,18 @@ def test_pair_tasks_gold_groups_use_the_inference_pairs():
     typer = TyperTask(typer_cfg(), "typer")
     assert len(typer.gold_groups([example], FakeScorer())) == 2  # the two gold spans with a candidate type
     assert ranker_task().gold_groups([example], FakeScorer()) == []
+
+
+def test_task_components_are_spacy_pipes_with_the_error_handler(make_nlp):
+    from spacy.pipeline import Pipe
+
+    nlp = make_nlp("zeroshot_textcat", {"labels": LABELS, "long_text": "sentences"})
+    textcat = nlp.get_pipe("zeroshot_textcat")
+    assert isinstance(textcat, Pipe)
+    assert textcat.labels == tuple(LABELS)
+    with pytest.raises(ValueError, match="E059"):  # no sentence boundaries
+        list(nlp.pipe(["Two words here", "and more"]))
+    failed: List[Any] = []
+    nlp.set_error_handler(lambda name, proc, docs, error: failed.append((name, len(docs), str(error)[:6])))
+    assert list(nlp.pipe(["Two words here", "and more"], batch_size=1)) == []
+    assert failed == [("zeroshot_textcat", 1, "[E059]")] * 2

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
+from spacy.pipeline import Pipe
 from spacy.tokens import Doc
 from spacy.training import Example, validate_examples
 from spacy.util import SimpleFrozenList, minibatch
@@ -31,9 +32,10 @@ DEFAULT_NLI_COMPONENT = "zeroshot_nli"
 INIT_SAMPLE = 200
 
 
-class ZeroShotTask:
-    """Base of the task components. Subclasses implement `predict` (never touches docs) and
-    `set_annotations` (only writes, idempotent); this class wires them into spaCy.
+class ZeroShotTask(Pipe):
+    """Base of the task components: a spaCy `Pipe` (labels, the error handler of `nlp.pipe`).
+    Subclasses give their task's pair logic (`pair_task`) and `set_annotations` (only writes,
+    idempotent); `predict` runs the one scoring loop (`tasks.base.run_task`) for every task.
 
     The backend is not owned here: it is looked up on every use in the pipeline's
     'zeroshot_nli' component (`nli_component`), like a spacy-transformers listener finds its
@@ -101,10 +103,16 @@ class ZeroShotTask:
         return doc
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 128) -> Iterator[Doc]:
-        """Annotate docs in minibatches; all pairs of a minibatch share the scheduler."""
+        """Annotate docs in minibatches; all pairs of a minibatch share the scheduler. A
+        minibatch that fails goes to the error handler (`nlp.set_error_handler`; default:
+        raise), as with spaCy's own components."""
+        error_handler = self.get_error_handler()
         for docs in minibatch(stream, size=batch_size):
-            self._annotate(docs)
-            yield from docs
+            try:
+                self._annotate(docs)
+                yield from docs
+            except Exception as error:
+                error_handler(self.name, self, docs, error)
 
     # Few-shot training: the task builds groups from gold examples with its inference
     # premises and hypotheses; the shared 'zeroshot_nli' component backpropagates them and
