@@ -19,9 +19,11 @@ mention markers) as text. Everything is plain msgpack data, so it survives `DocB
 reads it back per component, label, span or relation.
 
 How a task adds to the trail: `ZeroShotTask` opens a recording around `predict` when
-`save_io` is on, and the task code asks `active_trail()` (None when off, so the trail costs
-nothing then) and calls `trail.add(...)` per decision. A new component gets the trail by
-subclassing `ZeroShotTask` and adding those few lines where it has its pairs and logits.
+`save_io` is on; the one scoring loop (`tasks.base.run_task`) then asks the task's `explain`
+for its decisions (target, option, score, threshold and the rows of the batch behind each)
+and adds them with their pairs and logits (`tasks.base.capture`). `active_trail()` is None
+when no recording is open, so the trail costs nothing then. A new task gets the trail by
+implementing `explain`.
 """
 
 from contextlib import contextmanager

@@ -154,7 +154,7 @@ class ZeroShotTask(Pipe):
         if not nli.save_io:
             self.set_annotations(docs, self.predict(docs))
             return
-        # The tasks add what they scored to the active trail (`audit.active_trail()`).
+        # The scoring loop adds the task's decisions to the active trail (`tasks.base.capture`).
         with audit.recording() as trail:
             predictions = self.predict(docs)
         self.set_annotations(docs, predictions)
