@@ -10,10 +10,11 @@ from .driver import DEFAULT_MIN_EXAMPLES, calibrate, calibrate_on_initialize
 from .report import CalibrationReport
 from .search import DecisionSet, Fit, fit_thresholds
 from .store import apply_calibration, read_calibration, write_calibration
-from .tasks import CalibrationTask
+from .tasks import Calibrated, CalibrationTask
 
 __all__ = [
     "DEFAULT_MIN_EXAMPLES",
+    "Calibrated",
     "CalibrationReport",
     "CalibrationTask",
     "DecisionSet",

@@ -12,7 +12,7 @@ hypothesis are scored once however many candidates share them.
 
 import warnings
 from contextlib import nullcontext
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from spacy.tokens import Doc
@@ -23,10 +23,7 @@ from ..errors import Errors, Warnings
 from .report import CalibrationReport
 from .search import DecisionSet, fit_thresholds, micro, prf
 from .store import VERSION
-from .tasks import CalibrationTask
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .protocol import Calibrated
+from .tasks import Calibrated, CalibrationTask
 
 DEFAULT_MIN_EXAMPLES = 10
 MEMO_PAIRS = 10_000_000
@@ -34,7 +31,7 @@ Slot = Tuple[str, Optional[str]]  # ("template", None) or ("label", label)
 
 
 def calibrate(
-    component: "Calibrated",
+    component: Calibrated,
     examples: Iterable[Example],
     *,
     templates: Optional[Sequence[str]] = None,
@@ -125,7 +122,7 @@ def calibrate(
 
 
 def calibrate_on_initialize(
-    component: "Calibrated",
+    component: Calibrated,
     get_examples: Optional[Callable[[], Iterable[Example]]],
     *,
     templates: Optional[Sequence[str]],
@@ -152,19 +149,19 @@ def calibrate_on_initialize(
     return report
 
 
-def _task(component: "Calibrated") -> CalibrationTask:
+def _task(component: Calibrated) -> CalibrationTask:
     task = component.calibration_task() if hasattr(component, "calibration_task") else None
     if task is None:
         raise ValueError(Errors.E430.format(name=getattr(component, "name", component)))
     return task
 
 
-def _upstream_docs(component: "Calibrated", examples: Sequence[Example]) -> List[Doc]:
+def _upstream_docs(component: Calibrated, examples: Sequence[Example]) -> List[Doc]:
     """Copies of the predicted docs, annotated by the components before `component`."""
     return component.upstream_docs(examples)
 
 
-def _collect(task: CalibrationTask, component: "Calibrated", docs: List[Doc], examples: Sequence[Example]) -> DecisionSet:
+def _collect(task: CalibrationTask, component: Calibrated, docs: List[Doc], examples: Sequence[Example]) -> DecisionSet:
     with task.open_thresholds():
         predictions = component.predict(docs)
     return task.decisions(docs, predictions, examples)

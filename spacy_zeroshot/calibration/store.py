@@ -15,7 +15,7 @@ from ..errors import Errors, Warnings
 from ..validation import check_threshold
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .protocol import Calibrated
+    from .tasks import Calibrated
 
 VERSION = 1
 

@@ -4,12 +4,13 @@ A `CalibrationTask` turns a component's predictions on gold examples into a `Dec
 (scores per option, gold option), and reads and writes the settings calibration may change:
 the global threshold, per-label thresholds, the hypothesis template and each label's
 wording. A new thresholded component adopts calibration with a subclass of a few methods
-and a one-line `calibration_task()` on the component.
+and a one-line `calibration_task()` on the component. Calibration knows components only
+through the `Calibrated` protocol (it imports none).
 """
 
 from collections import Counter
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, ContextManager, Dict, Iterator, List, Optional, Protocol, Sequence, Set, Tuple
 
 from spacy.tokens import Doc
 from spacy.training import Example
@@ -22,10 +23,37 @@ from ..tasks.relations import check_relation_template
 from ..validation import check_positional_template
 from .search import DecisionSet, Item
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .protocol import Calibrated
-
 CharSpan = Tuple[int, int]
+
+
+class Calibrated(Protocol):
+    """A component that calibration can tune (`components.base.ZeroShotTask` is one).
+
+    name (str): The component name, for messages.
+    cfg (Dict[str, Any]): Its settings; its `CalibrationTask` reads and sets the thresholds
+        and wording there.
+    calibration (Optional[Dict[str, Any]]): The calibration state, saved with the pipeline.
+    """
+
+    name: str
+    cfg: Dict[str, Any]
+    calibration: Optional[Dict[str, Any]]
+
+    @property
+    def labels(self) -> Tuple[str, ...]: ...
+
+    def calibration_task(self) -> Optional["CalibrationTask"]: ...
+
+    def predict(self, docs: List[Doc]) -> Any: ...
+
+    def upstream_docs(self, examples: Sequence[Example]) -> List[Doc]:
+        """Copies of the examples' predicted docs, annotated by the components before it."""
+        ...
+
+    def remembering_pairs(self, pairs: int) -> ContextManager[None]:
+        """While open, every scored pair (up to `pairs`) is kept, so that wordings that share
+        a premise and hypothesis score it once."""
+        ...
 
 
 class CalibrationTask:
