@@ -63,7 +63,7 @@ def measure(name: str, seconds: float, docs: int, pairs: int, **extra: Any) -> D
 def run_in_process(pipeline: Path, texts: List[str], batch_size: int, methods: List[str]) -> List[Dict[str, Any]]:
     import spacy
 
-    from spacy_zeroshot.cli.progress import PairCounter
+    from spacy_zeroshot.engines.progress import PairCounter
 
     nlp = spacy.load(pipeline)
     counter = PairCounter()

@@ -18,9 +18,9 @@ import spacy
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fewshot_data import SHARED_DATA, read_ag_news  # noqa: E402
 
-from spacy_zeroshot.cli.export import review_record  # noqa: E402
 from spacy_zeroshot.engines.formats import convert, import_reviewed, select, serialize  # noqa: E402
 from spacy_zeroshot.engines.formats.schema import CategorySet, ReviewSchema, SpanTarget  # noqa: E402
+from spacy_zeroshot.engines.review import review_record  # noqa: E402
 
 LABELS = ["World", "Sports", "Business", "Sci/Tech"]
 

@@ -30,9 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fewshot_data import SHARED_DATA, load_text_task, write_textcat_docbin  # noqa: E402
 from fewshot_table import score_pipeline  # noqa: E402
 
-from spacy_zeroshot.cli.export import review_record  # noqa: E402
 from spacy_zeroshot.cli.finetune import FinetuneSettings, finetune  # noqa: E402
 from spacy_zeroshot.engines.formats import convert, import_reviewed, schema_from_pipeline, select  # noqa: E402
+from spacy_zeroshot.engines.review import review_record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT.parent / "shared" / "models" / "minilm-nli"

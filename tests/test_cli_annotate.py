@@ -14,8 +14,8 @@ import spacy
 from spacy.tokens import Doc, DocBin, Span
 
 from spacy_zeroshot.cli import main, split_overrides
-from spacy_zeroshot.cli.chunks import ChunkStore
-from spacy_zeroshot.cli.export import review_record
+from spacy_zeroshot.engines.chunks import ChunkStore
+from spacy_zeroshot.engines.review import review_record
 
 LABELS = ["sports", "business", "science"]
 TEXTS = [

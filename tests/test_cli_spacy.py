@@ -16,7 +16,7 @@ from spacy.cli.init_config import fill_config
 from spacy.tokens import Doc, DocBin
 from spacy.util import load_config, load_model_from_config
 
-from spacy_zeroshot.cli.export import review_record
+from spacy_zeroshot.engines.review import review_record
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "pipeline.cfg"
@@ -131,7 +131,7 @@ def make_child_venv(path: Path) -> Path:
 PACKAGE_CHECK = """
 import json, sys
 import spacy
-from spacy_zeroshot.cli.export import review_record
+from spacy_zeroshot.engines.review import review_record
 assert spacy.util.is_package("en_zeroshot_demo")
 nlp = spacy.load("en_zeroshot_demo")
 texts = json.loads(sys.argv[1])

@@ -20,7 +20,7 @@ import spacy
 from spacy.tokens import Doc, DocBin
 
 from spacy_zeroshot.cli import main
-from spacy_zeroshot.cli.export import review_record
+from spacy_zeroshot.engines.review import review_record
 
 # Loopback only, no usage statistics, no auth token written to the home folder, no progress
 # bars. Ray reads the first when it is imported, so they are set before the import.

@@ -11,13 +11,13 @@ import spacy
 from spacy.tokens import Doc, DocBin
 
 from spacy_zeroshot.cli import main
-from spacy_zeroshot.cli.chunks import ChunkStore, chunk_files
-from spacy_zeroshot.cli.export import review_record
-from spacy_zeroshot.cli.loading import nli_component_names
-from spacy_zeroshot.cli.plan import ChunkPlan, pending_chunks, plan_chunks, read_chunk
-from spacy_zeroshot.cli.readers import Position, read_from, read_records
 from spacy_zeroshot.engines.budget import check_budget, default_num_actors, node_resources
+from spacy_zeroshot.engines.chunks import ChunkStore, chunk_files
+from spacy_zeroshot.engines.loading import nli_component_names
+from spacy_zeroshot.engines.plan import ChunkPlan, pending_chunks, plan_chunks, read_chunk
 from spacy_zeroshot.engines.ray_data import check_numbers, require_ray
+from spacy_zeroshot.engines.readers import Position, read_from, read_records
+from spacy_zeroshot.engines.review import review_record
 from spacy_zeroshot.engines.worker import ChunkWorker, DatasetWorker, PipelineWorker
 
 LABELS = ["sports", "business", "science"]

@@ -16,8 +16,8 @@ import srsly
 from spacy.vocab import Vocab
 
 from spacy_zeroshot.cli import main
-from spacy_zeroshot.cli.loading import load_pipeline
-from spacy_zeroshot.cli.readers import count_records, read_records
+from spacy_zeroshot.engines.loading import load_pipeline
+from spacy_zeroshot.engines.readers import count_records, read_records
 from spacy_zeroshot.tasks.candidates import AliasTable, KBCandidates
 
 BOM = codecs.BOM_UTF8

@@ -19,7 +19,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from spacy_zeroshot.cli import main
-from spacy_zeroshot.cli.export import review_record
+from spacy_zeroshot.engines.review import review_record
 from spacy_zeroshot.serving import PoolClosedError, RequestPool, ServeSettings
 
 LABELS = ["sports", "business", "science"]

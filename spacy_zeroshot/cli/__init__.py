@@ -7,7 +7,8 @@
     spacy-zeroshot label-studio-config PIPELINE
 
 Options that contain a dot are config overrides in spaCy's style (`--components.zeroshot_nli.model
-path`), parsed by spaCy's own `parse_config_overrides`.
+path`), parsed by spaCy's own `parse_config_overrides`. The command line only parses: the run
+itself (`engines.run.annotate`) lives in `engines/`, which never imports this package.
 """
 
 import argparse
@@ -15,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from ..engines.run import ENGINES, ON_ERROR, AnnotateSettings, annotate
 from ..serving import ServeSettings
-from .annotate import ENGINES, ON_ERROR, AnnotateSettings, annotate
 from .finetune import FinetuneSettings, finetune
 from .import_reviewed import add_import_command, add_review_options, run_import
 from .label_studio_config import add_label_studio_config_command, run_label_studio_config

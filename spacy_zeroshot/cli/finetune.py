@@ -21,9 +21,9 @@ from spacy.language import Language
 from spacy.training import Corpus, Example
 from thinc.api import Config
 
+from ..engines.loading import import_code, nli_components
 from ..errors import Errors
 from ..training.defaults import FEWSHOT_TRAINING_CONFIG
-from .loading import import_code, nli_components
 
 REPORT_FILE = "training.json"
 

@@ -8,9 +8,9 @@ from typing import Any, Dict, Optional
 
 from spacy.tokens import DocBin
 
+from ..engines.chunks import atomic_write
 from ..engines.formats import ALIGNMENTS, EXPORT_FORMATS, IMPORT_FORMATS, ORDERS, import_reviewed, schema_from_pipeline
 from ..errors import Errors
-from .chunks import atomic_write
 
 MAX_WARNINGS = 50
 
@@ -80,7 +80,7 @@ def import_file(
     log: Any = sys.stderr,
 ) -> Dict[str, Any]:
     """Import `file` and write the gold docs to `output`; returns the report as a dict."""
-    from .loading import import_code, load_pipeline
+    from ..engines.loading import import_code, load_pipeline
 
     output = Path(output)
     if output.suffix != ".spacy":

@@ -28,7 +28,7 @@ def add_label_studio_config_command(commands: Any) -> None:
 
 def pipeline_config(pipeline: str, overrides: Dict[str, Any], *, code: Any = None, relations_attr: str = "relations") -> str:
     """The labeling XML for a pipeline (loaded with `overrides`)."""
-    from .loading import import_code, load_pipeline
+    from ..engines.loading import import_code, load_pipeline
 
     import_code(code)
     nlp = load_pipeline(pipeline, overrides)

@@ -1,4 +1,4 @@
-"""Annotating past one machine on Ray Data: `annotate_dataset`, and what the CLI's Ray engine shares with it.
+"""Annotating past one machine on Ray Data: `annotate_dataset`, and what the Ray engine of runs shares with it.
 
 Ray Data schedules one model-holding actor per GPU (or per CPU slot) across a cluster
 (`map_batches(..., compute=ActorPoolStrategy(size=n))`); each actor loads the pipeline
@@ -10,13 +10,13 @@ import logging
 import os
 import sys
 import warnings
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Type
 
-from ..cli.export import DEFAULT_RELATIONS_ATTR
-from ..cli.loading import nli_component_names
 from ..errors import Errors
 from .budget import RESERVED_CPUS, check_budget, default_num_actors, node_resources
-from .worker import DatasetWorker
+from .loading import nli_component_names
+from .review import DEFAULT_RELATIONS_ATTR
+from .worker import DatasetWorker, PipelineWorker
 
 if TYPE_CHECKING:  # pragma: no cover
     import ray.data
@@ -93,7 +93,7 @@ def annotate_dataset(
         pool the cluster cannot run (see `budget.check_budget`), `[E508]` for bad numbers.
     """
     ray = require_ray()
-    from ray.data import ActorPoolStrategy, DataContext
+    from ray.data import DataContext
 
     check_numbers(batch_size=batch_size, num_actors=num_actors, num_gpus=num_gpus, num_cpus=num_cpus)
     if on_error not in ON_ERROR:
@@ -112,23 +112,61 @@ def annotate_dataset(
     actors, found = plan_actors(node_resources(ray.nodes()), num_actors, num_cpus, num_gpus)
     for message in found:
         warnings.warn(message, stacklevel=2)
-    worker_kwargs = {
-        "overrides": dict(overrides or {}),
-        "num_gpus": num_gpus,
-        "num_cpus": num_cpus,
-        "code": code,
-        "batch_size": batch_size,
-        "text_column": text_column,
-        "id_column": id_column,
-        "on_error": on_error,
-        "relations_attr": relations_attr,
-    }
-    return ds.repartition(target_num_rows_per_block=batch_size).map_batches(
+    return annotating_step(
+        ds.repartition(target_num_rows_per_block=batch_size),
         DatasetWorker,
-        fn_constructor_args=(pipeline_path,),
-        fn_constructor_kwargs=worker_kwargs,
+        pipeline_path,
+        actors=actors,
+        rows_per_call=batch_size,
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+        overrides=overrides,
+        code=code,
         batch_size=batch_size,
-        batch_format="pyarrow",
+        text_column=text_column,
+        id_column=id_column,
+        on_error=on_error,
+        relations_attr=relations_attr,
+    )
+
+
+def annotating_step(
+    dataset: "ray.data.Dataset",
+    worker: Type[PipelineWorker],
+    pipeline: str,
+    *,
+    actors: int,
+    rows_per_call: int,
+    num_cpus: float,
+    num_gpus: float,
+    overrides: Optional[Dict[str, Any]] = None,
+    code: Optional[str] = None,
+    **worker_kwargs: Any,
+) -> "ray.data.Dataset":
+    """The one Ray Data step that annotates, for `annotate_dataset` and the Ray engine of runs:
+    a pool of `actors` actors, each a `worker` that loads `pipeline` itself (see `worker.py`).
+
+    dataset (ray.data.Dataset): The rows `worker` takes.
+    worker (Type[PipelineWorker]): `DatasetWorker` (rows of texts) or `ChunkWorker` (planned chunks).
+    pipeline (str): A pipeline folder, installed package or .cfg file, readable on every node.
+    actors (int): The pool size, already checked against the cluster (`plan_actors`).
+    rows_per_call (int): Rows in each call of an actor.
+    num_cpus (float): CPUs per actor (its torch threads).
+    num_gpus (float): GPUs per actor; 0 keeps the actors and their models on the CPU.
+    overrides (Optional[Dict[str, Any]]): Config overrides for loading the pipeline.
+    code (Optional[str]): A Python file every actor imports first (custom components).
+    worker_kwargs: The rest of `worker`'s settings.
+    RETURNS (ray.data.Dataset): The lazily annotated dataset.
+    """
+    from ray.data import ActorPoolStrategy
+
+    settings = {"overrides": dict(overrides or {}), "num_gpus": num_gpus, "num_cpus": num_cpus, "code": code}
+    return dataset.map_batches(
+        worker,
+        fn_constructor_args=(pipeline,),
+        fn_constructor_kwargs={**settings, **worker_kwargs},
+        batch_size=rows_per_call,
+        batch_format=worker.BATCH_FORMAT,
         compute=ActorPoolStrategy(size=actors),
         num_cpus=num_cpus,
         num_gpus=num_gpus or None,
@@ -182,8 +220,8 @@ def connect(address: Optional[str], *, num_cpus: float, quiet: bool) -> bool:
 
 
 def quiet_data_context(quiet: bool) -> Any:
-    """Ray Data's settings for the CLI's runs: no block ever dropped on error, no progress
-    bars (the CLI has its own), and, when `quiet`, no execution logs."""
+    """Ray Data's settings for annotation runs: no block ever dropped on error, no progress
+    bars (runs have their own), and, when `quiet`, no execution logs."""
     from ray.data import DataContext
 
     context = DataContext.get_current()

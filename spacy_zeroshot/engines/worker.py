@@ -15,12 +15,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from spacy.tokens import Doc
 
-from ..cli.chunks import chunk_files
-from ..cli.export import DEFAULT_RELATIONS_ATTR, count_labels, review_record
-from ..cli.loading import device_overrides, import_code, load_pipeline, nli_components
-from ..cli.progress import PairCounter
-from ..cli.readers import META_ATTR, ensure_meta_extension
 from ..errors import Errors
+from .chunks import chunk_files
+from .loading import device_overrides, import_code, load_pipeline, nli_components
+from .progress import PairCounter
+from .readers import META_ATTR, ensure_meta_extension
+from .review import DEFAULT_RELATIONS_ATTR, count_labels, review_record
 
 # Columns that `DatasetWorker` adds to each row.
 REVIEW_COLUMN = "review"
@@ -38,6 +38,9 @@ class PipelineWorker:
     num_cpus (float): CPUs Ray gave the worker: torch uses that many threads (at least one).
     code (Optional[str]): A Python file to import first (custom components), as `--code`.
     """
+
+    # How Ray Data hands a batch to `__call__` (`map_batches(batch_format=...)`).
+    BATCH_FORMAT = "default"
 
     def __init__(
         self,
@@ -88,6 +91,8 @@ class DatasetWorker(PipelineWorker):
     annotated doc, `Doc.to_bytes()`, user data included) and "error" (None, or why the row was
     skipped). A "meta" column, when present, becomes the review record's and `doc._.meta`.
     """
+
+    BATCH_FORMAT = "pyarrow"
 
     def __init__(
         self,

@@ -1,6 +1,6 @@
 """Review formats: annotation tools in and out (Label Studio, Prodigy, doccano, our review JSONL).
 
-Pure functions from review records (`cli.export.review_record`) to each tool's task, and from
+Pure functions from review records (`engines.review.review_record`) to each tool's task, and from
 each tool's export back to gold spaCy docs; a `ReviewSchema` says what a pipeline annotates.
 """
 

@@ -1,8 +1,8 @@
-"""`spacy-zeroshot annotate --engine ray`: the same run as the local engine, on a Ray cluster.
+"""The Ray engine of runs (`spacy-zeroshot annotate --engine ray`): the local engine's run, on a Ray cluster.
 
 The driver (this process) has already validated the settings, scanned the input and cut it
 into chunks (`plan.plan_chunks`, the cuts the local engine makes). Ray Data then reads each
-pending chunk with the CLI's own readers in a task pinned to the driver's node (so the input
+pending chunk with the same readers in a task pinned to the driver's node (so the input
 need not be on shared storage), hands it to a pool of actors that each load the pipeline from
 its path (`engines.worker.ChunkWorker`), and streams the annotated chunks back; the driver
 writes each one to `OUTPUT.parts/` as it arrives (in any order, atomically) and, once every
@@ -15,17 +15,17 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Dict, List
 
-from ..engines.budget import RESERVED_CPUS, node_resources
-from ..engines.ray_data import connect, plan_actors, quiet_data_context, require_ray
-from ..engines.worker import ChunkWorker
 from ..errors import Errors, Warnings
+from .budget import RESERVED_CPUS, node_resources
 from .chunks import ChunkStore
 from .loading import nli_component_names
 from .plan import ChunkPlan, pending_chunks, read_chunk
-from .progress import PairCounter, Progress, summarize
+from .progress import PairCounter, Progress, say, summarize
+from .ray_data import annotating_step, connect, plan_actors, quiet_data_context, require_ray
+from .worker import ChunkWorker
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .annotate import AnnotateSettings
+    from .run import AnnotateSettings
 
 # The label Ray gives every node: its id (`ray.util.placement_group.NODE_ID_LABEL_KEY`).
 NODE_ID_LABEL = "ray.io/node-id"
@@ -42,7 +42,7 @@ def annotate_with_ray(
         so far stay, for --resume).
     """
     ray = require_ray(local_cluster=not settings.ray_address)
-    from ray.data import ActorPoolStrategy, TaskPoolStrategy
+    from ray.data import TaskPoolStrategy
 
     started = time.perf_counter()
     if settings.code and not Path(settings.code).is_file():
@@ -86,22 +86,19 @@ def annotate_with_ray(
                 num_cpus=0,
                 label_selector={NODE_ID_LABEL: node},
             )
-            dataset = dataset.map_batches(
+            dataset = annotating_step(
+                dataset,
                 ChunkWorker,
-                fn_constructor_args=(settings.pipeline,),
-                fn_constructor_kwargs={
-                    "batch_size": settings.batch_size,
-                    "suffixes": [output.suffix for output in store.outputs],
-                    "relations_attr": settings.relations_attr,
-                    "overrides": settings.overrides,
-                    "num_gpus": gpus,
-                    "num_cpus": cpus,
-                    "code": str(Path(settings.code).resolve()) if settings.code else None,
-                },
-                batch_size=1,
-                compute=ActorPoolStrategy(size=actors),
+                settings.pipeline,
+                actors=actors,
+                rows_per_call=1,
                 num_cpus=cpus,
-                num_gpus=gpus or None,
+                num_gpus=gpus,
+                overrides=settings.overrides,
+                code=str(Path(settings.code).resolve()) if settings.code else None,
+                batch_size=settings.batch_size,
+                suffixes=[output.suffix for output in store.outputs],
+                relations_attr=settings.relations_attr,
             )
             progress = Progress(docs, counter, start=t0, quiet=settings.quiet, stream=log)
             try:
@@ -139,6 +136,3 @@ def _read_row(row: Dict[str, Any], *, files: List[str], text_key: str, on_error:
     payload = read_chunk([Path(p) for p in files], text_key, chunk, on_error)
     return {"chunk": chunk.number, "payload": pickle.dumps(payload)}
 
-
-def say(log: IO[str], message: str) -> None:
-    print(message, file=log, flush=True)

@@ -16,10 +16,10 @@ import srsly
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from ..engines.formats import FORMAT_SUFFIXES, ORDERS, convert, schema_from_pipeline, select, serialize
-from ..engines.formats.exporting import check_format
 from ..errors import Errors
 from .chunks import atomic_write
+from .formats import FORMAT_SUFFIXES, ORDERS, convert, schema_from_pipeline, select, serialize
+from .formats.exporting import check_format
 
 WORK_SUFFIX = ".review-work"
 

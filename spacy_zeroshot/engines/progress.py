@@ -1,4 +1,4 @@
-"""Counting NLI pairs, the progress bar and the final summary of `spacy-zeroshot annotate`."""
+"""Counting NLI pairs, the progress bar, the messages and the final summary of an annotation run."""
 
 import multiprocessing
 import time
@@ -96,7 +96,7 @@ def summarize(
     max_skipped: int = 1000,
 ) -> Dict[str, Any]:
     """The summary of a run from its chunk records (earlier, resumed sessions included)."""
-    from .export import merge_counts
+    from .review import merge_counts
 
     labels: Dict[str, Dict[str, int]] = {}
     skipped: List[Dict[str, Any]] = []
@@ -146,3 +146,8 @@ def estimate_line(pairs: int, docs: int, remaining: int) -> Optional[str]:
         f"Estimated NLI pairs: ~{int(round(per_doc * remaining)):,} for {remaining:,} docs "
         f"({per_doc:.1f} per doc on the first {docs:,})"
     )
+
+
+def say(log: IO[str], message: str) -> None:
+    """Print one line of a run's log (start line, warnings, summary) and flush it."""
+    print(message, file=log, flush=True)

@@ -1,4 +1,4 @@
-"""Input records for `spacy-zeroshot annotate`: .txt, .jsonl and .spacy files, or folders of them.
+"""Input records of an annotation run: .txt, .jsonl and .spacy files, or folders of them.
 
 Every record carries where it came from (file and line), so that a malformed one can be
 reported precisely and counted; nothing is dropped without a trace. Text files are read as

@@ -1,4 +1,4 @@
-"""Crash-safe output for `spacy-zeroshot annotate`: numbered chunks, atomic renames, resume.
+"""Crash-safe output of an annotation run: numbered chunks, atomic renames, resume.
 
 A run writes its output in chunks to `<first output>.parts/`. Each chunk's data files are
 written to a temporary name, flushed to disk and renamed into place; its `.json` record

@@ -1,4 +1,4 @@
-"""Load the pipeline for `spacy-zeroshot annotate`: a folder, a package name or a config file."""
+"""Load the pipeline of a run: a folder, a package name or a config file."""
 
 import importlib.util
 import sys
