@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
-from ..engines.run import ENGINES, ON_ERROR, AnnotateSettings, annotate
+from ..engines.run import annotate
+from ..engines.settings import ENGINES, ON_ERROR, AnnotateSettings
 from ..serving import ServeSettings
 from .finetune import FinetuneSettings, finetune
 from .import_reviewed import add_import_command, add_review_options, run_import

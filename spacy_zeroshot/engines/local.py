@@ -4,7 +4,7 @@ import itertools
 import os
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import IO, Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -15,13 +15,11 @@ from .loading import enable_audit_trail, import_code, load_pipeline, move_to_dev
 from .progress import PairCounter, Progress, estimate_line, say, summarize
 from .readers import META_ATTR, Record, ensure_meta_extension, read_records
 from .review import count_labels, review_record
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .run import AnnotateSettings
+from .settings import AnnotateSettings
 
 
 def annotate_locally(
-    settings: "AnnotateSettings",
+    settings: AnnotateSettings,
     store: ChunkStore,
     files: List[Path],
     total: int,
@@ -72,7 +70,7 @@ class _Run:
     def __init__(
         self,
         nlp: Language,
-        settings: "AnnotateSettings",
+        settings: AnnotateSettings,
         store: ChunkStore,
         counter: PairCounter,
         *,

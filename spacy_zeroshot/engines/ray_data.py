@@ -16,12 +16,12 @@ from ..errors import Errors
 from .budget import RESERVED_CPUS, check_budget, default_num_actors, node_resources
 from .loading import nli_component_names
 from .review import DEFAULT_RELATIONS_ATTR
+from .settings import ON_ERROR
 from .worker import DatasetWorker, PipelineWorker
 
 if TYPE_CHECKING:  # pragma: no cover
     import ray.data
 
-ON_ERROR = ("fail", "skip")
 # Set for a Ray cluster that this process starts itself: it listens on the loopback interface
 # only, and sends no usage statistics.
 LOCAL_CLUSTER_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}

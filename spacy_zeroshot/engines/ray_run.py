@@ -13,7 +13,7 @@ import json
 import pickle
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Dict, List
+from typing import IO, Any, Dict, List
 
 from ..errors import Errors, Warnings
 from .budget import RESERVED_CPUS, node_resources
@@ -22,17 +22,15 @@ from .loading import nli_component_names
 from .plan import ChunkPlan, pending_chunks, read_chunk
 from .progress import PairCounter, Progress, say, summarize
 from .ray_data import annotating_step, connect, plan_actors, quiet_data_context, require_ray
+from .settings import AnnotateSettings
 from .worker import ChunkWorker
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .run import AnnotateSettings
 
 # The label Ray gives every node: its id (`ray.util.placement_group.NODE_ID_LABEL_KEY`).
 NODE_ID_LABEL = "ray.io/node-id"
 
 
 def annotate_with_ray(
-    settings: "AnnotateSettings", store: ChunkStore, files: List[Path], plan: List[ChunkPlan], log: IO[str]
+    settings: AnnotateSettings, store: ChunkStore, files: List[Path], plan: List[ChunkPlan], log: IO[str]
 ) -> Dict[str, Any]:
     """Annotate the chunks of `plan` not yet complete in `store`, then join all of them.
 
