@@ -60,7 +60,7 @@ NLI_DEFAULT_CONFIG = {
     "cache_size": 0,
     "num_threads": None,
     "recheck_margin": 0.0,
-    "tune_allocator": True,
+    "tune_allocator": False,
     "save_io": False,
     "freeze_embeddings": True,
     "l2_sp": 0.0,
@@ -95,7 +95,7 @@ def make_zeroshot_nli(
     `batch_tokens`/`max_batch_pairs` default per device, `optimize` turns on the faster
     equivalent DeBERTa-v2/v3 attention, `cache_size` > 0 keeps an LRU cache of pair scores,
     `recheck_margin` > 0 re-scores close calls of a lossy dtype in float32, `tune_allocator`
-    raises glibc's malloc thresholds on the CPU (fewer page faults), `save_io` keeps an audit
+    (off by default: it is process-wide) raises glibc's malloc thresholds on the CPU (fewer page faults), `save_io` keeps an audit
     trail of every decision in `doc.user_data` (`spacy_zeroshot.audit.explain`).
     See docs/performance.md and docs/tasks/audit.md. Fine-tuning (`spacy train`):
     `freeze_embeddings` keeps the word embeddings fixed, `l2_sp` > 0 pulls the weights toward

@@ -307,3 +307,15 @@ def test_tune_allocator_is_applied_at_load_on_the_cpu(deberta_path, monkeypatch,
     nlp.add_pipe("zeroshot_nli", config={"model": deberta_path, "device": "cpu", "tune_allocator": tune})
     nlp.initialize()
     assert calls == ([1] if tune else [])
+
+
+def test_tune_allocator_is_off_by_default(deberta_path, monkeypatch):
+    """A library changes process-wide settings only when asked: no allocator tuning by default."""
+    import spacy_zeroshot.backend as backend_module
+
+    calls = []
+    monkeypatch.setattr(backend_module, "tune_cpu_allocator", lambda: calls.append(1) or True)
+    nlp = spacy.blank("en")
+    nli = nlp.add_pipe("zeroshot_nli", config={"model": deberta_path, "device": "cpu"})
+    nlp.initialize()
+    assert calls == [] and nli.backend.tune_allocator is False
