@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fewshot_data import SHARED_DATA, load_text_task, write_textcat_docbin  # noqa: E402
 from fewshot_table import score_pipeline  # noqa: E402
 
-from spacy_zeroshot.cli.finetune import FinetuneSettings, finetune  # noqa: E402
+from spacy_zeroshot.engines.finetune import FinetuneSettings, finetune  # noqa: E402
 from spacy_zeroshot.engines.formats import convert, import_reviewed, schema_from_pipeline, select  # noqa: E402
 from spacy_zeroshot.engines.review import review_record  # noqa: E402
 

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 from typing import List, Optional, Tuple
 
+from ..engines.finetune import FinetuneSettings, finetune
 from ..engines.run import annotate
 from ..engines.settings import ENGINES, ON_ERROR, AnnotateSettings
 from ..serving import ServeSettings
-from .finetune import FinetuneSettings, finetune
 from .import_reviewed import add_import_command, add_review_options, run_import
 from .label_studio_config import add_label_studio_config_command, run_label_studio_config
 from .serve import ServeCommand, serve

@@ -1,4 +1,4 @@
-"""`spacy-zeroshot finetune`: few-shot fine-tuning of a saved pipeline with `spacy train`.
+"""Few-shot fine-tuning of a saved pipeline with `spacy train`, as `spacy-zeroshot finetune` runs it.
 
 No config to write: the pipeline's components are sourced from its folder (weights, labels,
 candidate tables and all), the training sections are `training.defaults`, and spaCy's own
@@ -21,9 +21,9 @@ from spacy.language import Language
 from spacy.training import Corpus, Example
 from thinc.api import Config
 
-from ..engines.loading import import_code, nli_components
 from ..errors import Errors
 from ..training.defaults import FEWSHOT_TRAINING_CONFIG
+from .loading import import_code, nli_components
 
 REPORT_FILE = "training.json"
 
