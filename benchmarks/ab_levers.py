@@ -39,7 +39,7 @@ def variant(name: str, model: Any) -> Tuple[Any, Optional[Any], int, Optional[st
     A "-bN" suffix on any variant sets batches of up to N pairs (128 * N tokens)."""
     import torch
 
-    from spacy_zeroshot.runtime import cast_linears, quantize
+    from spacy_zeroshot.backend.runtime import cast_linears, quantize
 
     base, _, batch = name.partition("-b")
     pairs = int(batch) if batch.isdigit() else 16
@@ -71,8 +71,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     from zeroshot_bench.models import build_random_deberta
     from zeroshot_bench.workloads import LABELS, TEMPLATE, load_texts
 
-    from spacy_zeroshot import fast_deberta
-    from spacy_zeroshot.runtime import pad_batch, tune_cpu_allocator
+    from spacy_zeroshot.backend import fast_deberta
+    from spacy_zeroshot.backend.runtime import pad_batch, tune_cpu_allocator
     from spacy_zeroshot.scheduler import plan_batches
 
     tune_cpu_allocator()

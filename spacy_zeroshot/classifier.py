@@ -27,8 +27,8 @@ class ZeroShotClassifier:
         if isinstance(model, NLIBackend):
             self.backend = model
         else:
-            self.backend = NLIBackend(model, **backend_settings)
-            self.backend.settings_hint = "`ZeroShotClassifier(..., {key}=...)`"
+            settings = {"settings_hint": "`ZeroShotClassifier(..., {key}=...)`", **backend_settings}
+            self.backend = NLIBackend(model, **settings)
 
     def __call__(
         self,

@@ -116,8 +116,8 @@ def make_zeroshot_nli(
         num_threads=num_threads,
         recheck_margin=recheck_margin,
         tune_allocator=tune_allocator,
+        settings_hint="`{key}` on the '" + name + "' component",
     )
-    backend.settings_hint = "`{key}` on the '" + name + "' component"
     return ZeroShotNLI(nlp, name, backend, save_io=save_io, freeze_embeddings=freeze_embeddings, l2_sp=l2_sp)
 
 

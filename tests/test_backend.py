@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from spacy_zeroshot.backend import NLIBackend
-from spacy_zeroshot.labels import resolve_nli_indices
+from spacy_zeroshot.backend.labels import resolve_nli_indices
 
 
 @pytest.mark.parametrize(
@@ -142,3 +142,51 @@ def test_import_works_without_torch_or_transformers():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_backend_stats_count_requested_scored_and_rechecked(deberta_path):
+    backend = NLIBackend(deberta_path, device="cpu", cache_size=16)
+    pairs = [("a text", "It is travel."), ("a text", "It is travel."), ("another", "It is x.")]
+    backend.score(pairs)
+    backend.score(pairs[:1])  # a cache hit: asked for, not run again
+    assert dict(backend.stats) == {"requested": 4, "scored": 2, "rechecked": 0}
+    assert "score" not in vars(backend)  # nothing wraps `score` to count
+
+
+def test_backend_stats_survive_pickling_and_count_forked_workers(deberta_path):
+    import multiprocessing
+    import pickle
+
+    backend = NLIBackend(deberta_path, device="cpu")
+    backend.stats.add("requested", 3)
+    copied = pickle.loads(pickle.dumps(backend.stats))
+    assert dict(copied) == dict(backend.stats)
+    copied.add("requested", 1)  # a copy counts on its own
+    assert backend.stats["requested"] == 3
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("shared counts need fork")
+    worker = multiprocessing.get_context("fork").Process(target=backend.stats.add, args=("scored", 5))
+    worker.start()
+    worker.join()
+    assert backend.stats["scored"] == 5
+
+
+def test_backend_settings_hint_names_the_setting_in_errors(deberta_path):
+    backend = NLIBackend(deberta_path, device="cpu", settings_hint="`{key}` on 'my_nli'")
+    assert backend.setting("recheck_margin") == "`recheck_margin` on 'my_nli'"
+    assert NLIBackend(deberta_path).setting("dtype") == "`NLIBackend(..., dtype=...)`"
+
+
+def test_backend_move_to_keeps_scores_and_reresolves_the_device(deberta_path):
+    pairs = [("the team won the match", "It is about sports."), ("stocks fell", "It is about business.")]
+    backend = NLIBackend(deberta_path, device="cpu")
+    before = backend.score(pairs)
+    backend.move_to(-1)
+    assert backend.device_setting == -1 and backend.device.type == "cpu"
+    assert np.allclose(backend.score(pairs), before, atol=1e-6)
+    lazy = NLIBackend(deberta_path, device="cpu")
+    lazy.move_to("cpu")
+    assert not lazy.is_loaded and lazy.device_setting == "cpu"
+    with pytest.raises(ValueError, match="E005"):
+        backend.move_to("tpu")
+    assert backend.device_setting == -1  # a bad device changes nothing

@@ -5,8 +5,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from spacy_zeroshot import fast_deberta
-from spacy_zeroshot.backend import NLIBackend
+from spacy_zeroshot.backend import NLIBackend, fast_deberta
 
 PREMISES = [
     "one day I will see the world",
@@ -243,7 +242,7 @@ def test_backend_scores_the_last_layer_for_the_first_token_only(deberta_path):
 def test_fast_deberta_casts_states_once_under_autocast(deberta_path, monkeypatch):
     """Under CPU autocast the query, key and value projections read one bfloat16 copy of the
     states instead of three: the same values autocast makes, so the logits are identical."""
-    from spacy_zeroshot.runtime import cast_linears
+    from spacy_zeroshot.backend.runtime import cast_linears
 
     model, tokenizer = _load(deberta_path)
     fast_deberta.enable(model)

@@ -7,7 +7,8 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from spacy_zeroshot.backend import NLIBackend
-from spacy_zeroshot.devices import (
+from spacy_zeroshot.backend.cache import PairCache
+from spacy_zeroshot.backend.devices import (
     CPU_BATCH_PAIRS,
     CPU_BATCH_TOKENS,
     CPU_BF16_BATCH_CELLS,
@@ -16,7 +17,6 @@ from spacy_zeroshot.devices import (
     default_batching,
     resolve_precision,
 )
-from spacy_zeroshot.pair_cache import PairCache
 
 PAIRS = [
     ("one day I will see the world", "This example is travel."),
@@ -246,7 +246,7 @@ def test_spacy_load_keeps_performance_settings(make_nlp, tmp_path):
 # the reusable heap after it. mallinfo2().hblkhd is the memory glibc holds in mmapped blocks.
 _ALLOCATOR_CHILD = """
 import ctypes, json
-from spacy_zeroshot.runtime import tune_cpu_allocator
+from spacy_zeroshot.backend.runtime import tune_cpu_allocator
 
 
 class MallInfo2(ctypes.Structure):
@@ -299,7 +299,7 @@ def test_tune_allocator_serves_batch_sized_blocks_from_the_reusable_heap():
 
 @pytest.mark.parametrize("tune", [True, False])
 def test_tune_allocator_is_applied_at_load_on_the_cpu(deberta_path, monkeypatch, tune):
-    import spacy_zeroshot.backend as backend_module
+    import spacy_zeroshot.backend.model as backend_module
 
     calls = []
     monkeypatch.setattr(backend_module, "tune_cpu_allocator", lambda: calls.append(1) or True)
@@ -311,7 +311,7 @@ def test_tune_allocator_is_applied_at_load_on_the_cpu(deberta_path, monkeypatch,
 
 def test_tune_allocator_is_off_by_default(deberta_path, monkeypatch):
     """A library changes process-wide settings only when asked: no allocator tuning by default."""
-    import spacy_zeroshot.backend as backend_module
+    import spacy_zeroshot.backend.model as backend_module
 
     calls = []
     monkeypatch.setattr(backend_module, "tune_cpu_allocator", lambda: calls.append(1) or True)

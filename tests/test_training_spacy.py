@@ -16,7 +16,7 @@ from spacy.training.loop import train as train_loop
 from spacy.util import load_config
 from thinc.api import Adam, Config
 
-from spacy_zeroshot import fast_deberta
+from spacy_zeroshot.backend import fast_deberta
 from spacy_zeroshot.cli import main
 from spacy_zeroshot.training.defaults import FEWSHOT_TRAINING_CONFIG
 

@@ -83,14 +83,8 @@ def move_to_device(nlp: Language, gpu_id: Optional[int]) -> None:
     """Run the pipeline's NLI models on GPU `gpu_id` (-1: the CPU); None keeps their setting."""
     if gpu_id is None:
         return
-    from ..devices import resolve_device_and_dtype
-
     for component in nli_components(nlp):
-        backend = component.backend
-        backend.device_setting = gpu_id
-        if backend.is_loaded:
-            device, dtype = resolve_device_and_dtype(gpu_id, backend.dtype_setting)
-            backend.model.to(device=device, dtype=dtype)
+        component.backend.move_to(gpu_id)
 
 
 def enable_audit_trail(nlp: Language) -> None:

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..errors import Errors
 from .devices import Precision
-from .errors import Errors
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

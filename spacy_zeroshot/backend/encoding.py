@@ -9,7 +9,7 @@ windows of long texts, truncated encodings and padded tensors.
 import threading
 from typing import TYPE_CHECKING, Any, Dict, List, Sequence, Tuple
 
-from .errors import Errors
+from ..errors import Errors
 from .runtime import pad_batch
 
 if TYPE_CHECKING:  # pragma: no cover

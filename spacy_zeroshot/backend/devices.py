@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple, Union
 
-from .errors import Errors
+from ..errors import Errors
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch

@@ -1,29 +1,22 @@
 """The NLI backend: loads a Hugging Face sequence-classification NLI model and scores pairs.
 
+`NLIBackend` is the loading half (settings, device, dtype, the model and its tokenizer,
+fine-tuning hooks); scoring is `scoring.PairScoring`, tokenization `encoding.PairEncoding`.
 This layer knows torch and transformers, not spaCy. Both are imported lazily so that
 `import spacy_zeroshot` and building a pipeline stay cheap and never touch the network.
 """
 
 import threading
-import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
-import numpy as np
-
+from ..errors import Errors
+from .cache import PairCache
 from .devices import DTYPES, Precision, default_attention_cells, default_batching, resolve_device, resolve_precision
-from .errors import Errors, Warnings
 from .labels import resolve_nli_indices
-from .pair_cache import PairCache
-from .pair_encoding import Pair, PairEncoding
-from .runtime import (
-    empty_device_cache,
-    is_out_of_memory,
-    prepare_runners,
-    single_thread_after_fork,
-    tune_cpu_allocator,
-)
-from .scheduler import deduplicate, plan_batches
+from .runtime import prepare_runners, tune_cpu_allocator
+from .scoring import PairScoring
+from .stats import ScoreStats
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -39,7 +32,7 @@ _FALLBACK_MAX_LENGTH = 512
 _FROM_PRETRAINED_LOCK = threading.Lock()
 
 
-class NLIBackend(PairEncoding):
+class NLIBackend(PairScoring):
     """One NLI cross-encoder, its tokenizer and the settings to run it.
 
     source (str): Hugging Face hub id or local folder of a `*ForSequenceClassification` model.
@@ -70,7 +63,11 @@ class NLIBackend(PairEncoding):
         the fast path. In logits; 0 (default) turns it off. No effect in float32.
     tune_allocator (bool): On the CPU under glibc (Linux), raise malloc's mmap and trim
         thresholds at load (process-wide) so that each batch reuses the memory the previous
-        one freed instead of page-faulting fresh pages (`runtime.tune_cpu_allocator`).
+        one freed instead of page-faulting fresh pages (`runtime.tune_cpu_allocator`). Off by
+        default: a library changes process-wide settings only when asked.
+    settings_hint (Optional[str]): How error messages name a setting, with "{key}" for its
+        name, e.g. "`{key}` on the 'zeroshot_nli' component". Default: the constructor's
+        keyword, "`NLIBackend(..., {key}=...)`".
 
     Thread safety: one backend may be called from many threads. The lazy load happens once,
     under `lock` (the other callers wait for it; a failed load raises in each caller and the
@@ -97,7 +94,8 @@ class NLIBackend(PairEncoding):
         cache_size: int = 0,
         num_threads: Optional[int] = None,
         recheck_margin: float = 0.0,
-        tune_allocator: bool = True,
+        tune_allocator: bool = False,
+        settings_hint: Optional[str] = None,
     ) -> None:
         if dtype not in DTYPES:
             raise ValueError(Errors.E007.format(dtype=dtype, options=", ".join(DTYPES)))
@@ -118,9 +116,9 @@ class NLIBackend(PairEncoding):
         self.revision = revision
         # Re-entrant: scoring tokenizes, and a lazy property may load, under the same lock.
         self.lock = threading.RLock()
-        # How error messages name a setting: as the caller passes it. Whoever builds the backend
-        # for the user sets it (the 'zeroshot_nli' component, `ZeroShotClassifier`).
-        self.settings_hint = "`NLIBackend(..., {key}=...)`"
+        # How error messages name a setting: as the caller passes it (the 'zeroshot_nli'
+        # component, `ZeroShotClassifier`, or this constructor).
+        self.settings_hint = settings_hint or "`NLIBackend(..., {key}=...)`"
         self.device_setting = device
         self.dtype_setting = dtype
         self.max_length_setting = max_length
@@ -133,7 +131,7 @@ class NLIBackend(PairEncoding):
         self.num_threads = num_threads
         self.tune_allocator = bool(tune_allocator)
         self.recheck_margin = float(recheck_margin)
-        self.stats = {"scored": 0, "rechecked": 0}
+        self.stats = ScoreStats()
         self.cache = PairCache(cache_size)
         self._model: Any = None
         # What `_forward` runs: the model itself, or a copy with int8-quantised or bfloat16
@@ -190,8 +188,7 @@ class NLIBackend(PairEncoding):
             import torch
 
             torch.set_num_threads(self.num_threads)
-        if self.tune_allocator and device.type == "cpu":
-            tune_cpu_allocator()
+        self._tune_allocator(device)
         location = str(source if source is not None else self.source)
         revision = None if source is not None else self.revision
         try:
@@ -211,19 +208,10 @@ class NLIBackend(PairEncoding):
                 raise ValueError(Errors.E014.format(source=location))
             # What transformers' zero-shot pipeline does for such tokenizers.
             tokenizer.pad_token = tokenizer.eos_token
-        runner, exact_runner = prepare_runners(model, device, precision, self.optimize, bool(self.recheck_margin))
-        max_length = self._resolve_max_length(tokenizer, model.config)
-        itemsize = 2 if precision.autocast is not None else model.dtype.itemsize
-        tokens, pairs = default_batching(device, model.config, itemsize, max_length)
-        self._runner, self._tokenizer, self._indices = runner, tokenizer, indices
-        self._exact_runner = exact_runner
-        self._precision = precision
-        self._max_length = max_length
+        self._tokenizer, self._indices = tokenizer, indices
+        self._max_length = self._resolve_max_length(tokenizer, model.config)
         self._special_tokens = tokenizer.num_special_tokens_to_add(pair=True)
-        self._batching = (self.batch_tokens_setting or tokens, self.max_batch_pairs_setting or pairs)
-        # A token budget the user set is taken as it is; the default also bounds attention.
-        self._batch_cells = None if self.batch_tokens_setting else default_attention_cells(device, itemsize)
-        self.cache.clear()
+        self._place(model, device, precision)
         self._stale_runners = False
         self._model_key = (location, revision, self.dtype_setting)
         self._exact_key = (location, revision, "float32")
@@ -231,6 +219,47 @@ class NLIBackend(PairEncoding):
         # everything else is.
         self._model = model
         return self
+
+    def _place(self, model: Any, device: "torch.device", precision: Precision) -> None:
+        """Put `model` on `device` in `precision`: its runners, batching defaults and a clear cache."""
+        runner, exact_runner = prepare_runners(model, device, precision, self.optimize, bool(self.recheck_margin))
+        itemsize = 2 if precision.autocast is not None else model.dtype.itemsize
+        tokens, pairs = default_batching(device, model.config, itemsize, self._max_length)
+        self._runner, self._exact_runner, self._precision = runner, exact_runner, precision
+        self._batching = (self.batch_tokens_setting or tokens, self.max_batch_pairs_setting or pairs)
+        # A token budget the user set is taken as it is; the default also bounds attention.
+        self._batch_cells = None if self.batch_tokens_setting else default_attention_cells(device, itemsize)
+        self.cache.clear()
+
+    def _tune_allocator(self, device: "torch.device") -> None:
+        if self.tune_allocator and device.type == "cpu":
+            tune_cpu_allocator()
+
+    def move_to(self, device: Union[str, int]) -> None:
+        """Run on `device` from now on: "auto", "cpu", "cuda", "cuda:N", "mps", or a GPU id
+        (-1: the CPU). A loaded model moves at once, with its precision, runners and batching
+        resolved again for the new device (the `dtype` setting stays); an unloaded one will
+        load there.
+
+        RAISES (ValueError): [E005] [E006] for a device that does not exist here, [E007]
+            for a dtype the new device cannot run.
+        """
+        with self.lock:
+            target = resolve_device(device)
+            precision = resolve_precision(self.dtype_setting, target)
+            self.device_setting = device
+            if self._model is None:
+                return
+            import torch
+
+            from . import fast_deberta
+
+            model = self._model
+            fast_deberta.disable(model)  # cached projections belong to the old device
+            model.to(dtype=torch.float32)  # the stock weights; `_place` casts for the new device
+            self._tune_allocator(target)
+            self._place(model, target, precision)
+            self._stale_runners = False
 
     def _resolve_max_length(self, tokenizer: Any, config: Any) -> int:
         if self.max_length_setting is not None:
@@ -349,147 +378,6 @@ class NLIBackend(PairEncoding):
             self._stale_runners = True
             if self._model is not None:
                 self._model.eval()
-
-    def _ensure_runners(self) -> None:
-        if not self._stale_runners:
-            return
-        from . import fast_deberta
-
-        fast_deberta.disable(self._model)  # drops cached projections; re-enabled below
-        runner, exact = prepare_runners(
-            self._model, self.device, self.precision, self.optimize, bool(self.recheck_margin), keep_master=True
-        )
-        self._runner, self._exact_runner = runner, exact
-        self._stale_runners = False
-
-    # Scoring -------------------------------------------------------------------------
-
-    @property
-    def rechecks(self) -> bool:
-        """Whether tasks should re-check close calls in float32 (`recheck_margin` > 0 and a
-        lossy dtype)."""
-        return bool(self.recheck_margin) and self.precision.lossy
-
-    def score(self, pairs: Sequence[Pair], *, exact: bool = False) -> np.ndarray:
-        """Logits of every (premise, hypothesis) pair, pooled, de-duplicated and length-batched.
-
-        Only the premise is truncated, to `max_length` tokens. Pairs found in the pair cache
-        (when `cache_size` > 0) are not run again. All pairs are tokenized in one call.
-
-        pairs (Sequence[Tuple[str, str]]): The pairs, in any order, repeats allowed.
-        exact (bool): Run the float32 model even under a lossy dtype (needs `recheck_margin`
-            > 0, which keeps a float32 model where the weights were cast).
-        RETURNS (np.ndarray): float32 array (len(pairs), num_classes), in input order.
-        """
-        with self.lock:  # one scoring at a time: the cache, runners and statistics are shared
-            return self._score(pairs, exact)
-
-    def _score(self, pairs: Sequence[Pair], exact: bool) -> np.ndarray:
-        num_classes = int(self.model.config.num_labels)
-        if not pairs:
-            return np.zeros((0, num_classes), dtype=np.float32)
-        exact = exact and self.precision.lossy
-        if exact and self._exact_runner is None:
-            raise ValueError(Errors.E254.format(setting=self.setting("recheck_margin")))
-        key = self._exact_key if exact else self._model_key
-        unique, inverse = deduplicate([(str(p), str(h)) for p, h in pairs])
-        logits = np.empty((len(unique), num_classes), dtype=np.float32)
-        todo = self._lookup(unique, logits, key)
-        if todo:
-            todo_pairs = [unique[i] for i in todo]
-            logits[todo] = self._run(todo_pairs, num_classes, exact)
-            self.stats["rechecked" if exact else "scored"] += len(todo)
-            if self.cache.size:
-                for i in todo:
-                    self.cache.put((key, *unique[i]), logits[i].copy())
-        return logits[inverse]
-
-    def rescore_exact(self, pairs: Sequence[Pair], logits: np.ndarray, ranges: Sequence[Tuple[int, int]]) -> np.ndarray:
-        """`logits` with rows [start, end) of each range scored again by the float32 model.
-
-        pairs (Sequence[Tuple[str, str]]): The pairs `logits` belongs to.
-        logits (np.ndarray): Their logits from `score`; not modified.
-        ranges (Sequence[Tuple[int, int]]): Row ranges of the close calls.
-        RETURNS (np.ndarray): A copy with those rows replaced.
-        """
-        rows = [i for start, end in ranges for i in range(start, end)]
-        if not rows:
-            return logits
-        result = logits.copy()
-        result[rows] = self.score([pairs[i] for i in rows], exact=True)
-        return result
-
-    def _lookup(self, unique: List[Pair], logits: np.ndarray, key: Tuple[Any, ...]) -> List[int]:
-        """Fill cached rows of `logits`; return the positions still to run."""
-        if not self.cache.size:
-            return list(range(len(unique)))
-        todo = []
-        for i, (premise, hypothesis) in enumerate(unique):
-            row = self.cache.get((key, premise, hypothesis))
-            if row is None:
-                todo.append(i)
-            else:
-                logits[i] = row
-        return todo
-
-    def _run(self, pairs: List[Pair], num_classes: int, exact: bool = False) -> np.ndarray:
-        single_thread_after_fork()
-        self._ensure_runners()
-        features, lengths = self.encode(pairs)
-        logits = np.empty((len(pairs), num_classes), dtype=np.float32)
-        for batch in plan_batches(lengths, self.batch_tokens, self.max_batch_pairs, self.batch_cells):
-            logits[batch] = self._forward_or_split(features, batch, lengths, exact)
-        return logits
-
-    def _forward_or_split(
-        self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int], exact: bool = False
-    ) -> np.ndarray:
-        """Run a batch; on an out-of-memory error, free the cache, halve it and retry.
-
-        The pair cap is lowered for the rest of the run, so one oversized batch does not
-        fail again on every later call. Only a single pair that does not fit is an error.
-        """
-        try:
-            return self._forward(features, batch, lengths, exact)
-        except RuntimeError as err:
-            if not is_out_of_memory(err):
-                raise
-            if len(batch) == 1:
-                raise RuntimeError(
-                    Errors.E251.format(
-                        length=lengths[batch[0]],
-                        device=self.device,
-                        max_length=self.setting("max_length"),
-                        dtype=self.setting("dtype"),
-                    )
-                ) from err
-        empty_device_cache(self.device)
-        half = (len(batch) + 1) // 2
-        assert self._batching is not None
-        self._batching = (self._batching[0], max(1, min(self._batching[1], half)))
-        if not self._oom_warned:
-            hint = {key: self.setting(key) for key in ("max_batch_pairs", "batch_tokens")}
-            warnings.warn(Warnings.W250.format(size=len(batch), half=half, device=self.device, **hint), stacklevel=2)
-            self._oom_warned = True
-        first = self._forward_or_split(features, batch[:half], lengths, exact)
-        second = self._forward_or_split(features, batch[half:], lengths, exact)
-        return np.concatenate([first, second])
-
-    def _forward(
-        self, features: Dict[str, List[List[int]]], batch: List[int], lengths: List[int], exact: bool = False
-    ) -> np.ndarray:
-        import torch
-
-        from .fast_deberta import first_token_only
-
-        inputs = self.tensors(features, batch, lengths)
-        device = self.device
-        autocast = None if exact else self.precision.autocast
-        runner = self._exact_runner if exact else self._runner
-        with torch.inference_mode(), torch.autocast(device.type, dtype=autocast, enabled=autocast is not None):
-            with first_token_only(runner):  # only the logits are read
-                output = runner(**inputs).logits
-        return output.float().cpu().numpy()
 
     # Serialization -------------------------------------------------------------------
 

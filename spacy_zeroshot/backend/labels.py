@@ -3,7 +3,7 @@
 import warnings
 from typing import Callable, Dict, Mapping, Optional, Tuple
 
-from .errors import Errors, Warnings
+from ..errors import Errors, Warnings
 
 _NOT_ENTAILMENT_PREFIXES = ("not_entail", "not entail", "non_entail", "non-entail", "not-entail")
 
