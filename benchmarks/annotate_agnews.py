@@ -66,8 +66,7 @@ def run_in_process(pipeline: Path, texts: List[str], batch_size: int, methods: L
     from spacy_zeroshot.engines.progress import PairCounter
 
     nlp = spacy.load(pipeline)
-    counter = PairCounter()
-    counter.install(nlp)
+    counter = PairCounter(nlp)
     nlp("warm up")
     results = []
     for method in methods:

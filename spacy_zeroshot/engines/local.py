@@ -42,9 +42,8 @@ def annotate_locally(
     if done:
         say(log, f"Resuming: {done} chunk(s), {sum(c['docs'] for c in previous):,} docs already annotated.")
     remaining = total - skip - sum(1 for record in malformed if record.index >= skip)
-    counter = PairCounter()
-    if settings.n_process == 1 or PairCounter.counts_workers():
-        counter.install(nlp)
+    # Spawned workers would count in their own copies: then no count rather than a partial one.
+    counter = PairCounter(nlp if settings.n_process == 1 or PairCounter.counts_workers() else None)
     run = _Run(nlp, settings, store, counter, first_chunk=done, first_record=skip, chunk_size=chunk_size)
     if not settings.quiet:
         say(log, f"Pipeline: {nlp.pipe_names}. {remaining:,} docs to annotate from {len(files)} file(s).")

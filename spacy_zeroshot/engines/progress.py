@@ -2,7 +2,7 @@
 
 import multiprocessing
 import time
-from typing import IO, Any, Callable, Dict, List, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence
 
 from spacy.language import Language
 
@@ -10,48 +10,39 @@ from .loading import nli_components
 
 
 class PairCounter:
-    """Counts the (premise, hypothesis) pairs that the pipeline's backends score.
+    """Counts the (premise, hypothesis) pairs that a pipeline's backends are asked to score.
 
-    The count lives in shared memory, so workers forked by `nlp.pipe(n_process=N)` add to it too.
+    It reads the backends' own statistics (`backend.stats["requested"]`: repeats and cache
+    hits included, float32 re-checks not), counted from when the counter was made. The
+    backends count in shared memory where processes fork, so workers forked by
+    `nlp.pipe(n_process=N)` add to the count too. Pairs scored elsewhere (the Ray engine's
+    actors report theirs) are added with `add`.
+
+    nlp (Optional[Language]): The pipeline whose 'zeroshot_nli' backends to read; None counts
+        only what is added.
     """
 
-    def __init__(self) -> None:
-        self._value = multiprocessing.get_context("fork").Value("q", 0) if _can_fork() else None
-        self._local = 0
+    def __init__(self, nlp: Optional[Language] = None) -> None:
+        backends = {id(c.backend): c.backend for c in nli_components(nlp)} if nlp is not None else {}
+        self._backends = list(backends.values())
+        self._start = self._requested()
+        self._added = 0
+
+    def _requested(self) -> int:
+        return sum(backend.stats["requested"] for backend in self._backends)
 
     @property
     def total(self) -> int:
-        return int(self._value.value) if self._value is not None else self._local
+        return self._requested() - self._start + self._added
 
     def add(self, n: int) -> None:
-        if self._value is None:
-            self._local += n
-            return
-        with self._value.get_lock():
-            self._value.value += n
-
-    def install(self, nlp: Language) -> None:
-        """Wrap every backend's `score` so that the pairs it is given are counted."""
-        for component in nli_components(nlp):
-            backend = component.backend
-            original: Callable[..., Any] = backend.score
-
-            def score(pairs: Sequence[Any], *, exact: bool = False, _original: Callable[..., Any] = original) -> Any:
-                if exact:  # re-checks score pairs already counted
-                    return _original(pairs, exact=True)
-                self.add(len(pairs))
-                return _original(pairs)
-
-            backend.score = score  # type: ignore[method-assign,assignment]
+        """Count `n` pairs scored outside this process's backends."""
+        self._added += n
 
     @staticmethod
     def counts_workers() -> bool:
-        """Whether workers of `nlp.pipe(n_process=N)` share the count (they do when forked)."""
+        """Whether workers of `nlp.pipe(n_process=N)` add to the count (they do when forked)."""
         return multiprocessing.get_start_method(allow_none=False) == "fork"
-
-
-def _can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
 
 
 class Progress:

@@ -60,8 +60,7 @@ class PipelineWorker:
         settings.update(device_overrides(pipeline, settings, 0 if num_gpus > 0 else -1))
         self.nlp = load_pipeline(pipeline, settings)
         ensure_meta_extension()
-        self.counter = PairCounter()
-        self.counter.install(self.nlp)
+        self.counter = PairCounter(self.nlp)
 
     @property
     def devices(self) -> List[str]:
