@@ -3,7 +3,8 @@
 Engines know spaCy pipelines by path; they never reach into the tasks or the backend, and
 nothing here imports the command line (`cli/` calls these). What lives here:
 
-- `run`: a whole annotation run (`AnnotateSettings`, `annotate`), as `spacy-zeroshot annotate` starts it;
+- `run`, `settings`: a whole annotation run (`AnnotateSettings`, `annotate`), as `spacy-zeroshot annotate`
+  starts it; `finetune`: a few-shot fine-tuning run, as `spacy-zeroshot finetune` starts it;
 - `local`, `ray_run`: the two engines of a run; `ray_data`: `annotate_dataset` and the one Ray Data
   step both Ray paths build; `worker`: the pipeline-holding Ray actors; `budget`: will a pool fit;
 - `readers`, `plan`, `chunks`, `review`: input records, chunk cuts, the crash-safe chunk store and

@@ -27,6 +27,18 @@ def annotate_locally(
     chunk_size: int,
     log: IO[str],
 ) -> Dict[str, Any]:
+    """Annotate every record not yet in `store` with the pipeline loaded here, writing
+    chunks of `chunk_size` docs in input order, then join them into the outputs.
+
+    settings (AnnotateSettings): The run's settings (checked by `run.annotate`).
+    store (ChunkStore): The run's parts folder.
+    files (List[Path]): The input files.
+    total (int): Records in the input, malformed ones included (`plan.plan_chunks`).
+    malformed (List[Record]): The malformed records, with their global index.
+    chunk_size (int): Docs per chunk, a whole number of minibatches.
+    log (IO[str]): Where the start line and progress go.
+    RETURNS (Dict[str, Any]): The run's summary (`progress.summarize`).
+    """
     started = time.perf_counter()
     import_code(settings.code)
     nlp = load_pipeline(settings.pipeline, settings.overrides)
