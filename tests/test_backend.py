@@ -190,3 +190,14 @@ def test_backend_move_to_keeps_scores_and_reresolves_the_device(deberta_path):
     with pytest.raises(ValueError, match="E005"):
         backend.move_to("tpu")
     assert backend.device_setting == -1  # a bad device changes nothing
+
+
+def test_backend_pickles_with_fresh_locks(deberta_path):
+    """`nlp.pipe(n_process=N)` may pickle the pipeline: locks are made anew in the copy."""
+    import pickle
+
+    backend = NLIBackend(deberta_path, device="cpu", cache_size=4)
+    backend.score([("a text", "It is travel.")])
+    again = pickle.loads(pickle.dumps(backend))
+    assert again.lock is not backend.lock and again.cache._lock is not backend.cache._lock
+    assert np.allclose(again.score([("a text", "It is travel.")]), backend.score([("a text", "It is travel.")]))

@@ -6,7 +6,7 @@ identity (source and precision) so that a cache never returns another model's sc
 
 import threading
 from collections import OrderedDict
-from typing import Dict, Hashable, Optional, Tuple
+from typing import Any, Dict, Hashable, Optional, Tuple
 
 import numpy as np
 
@@ -30,6 +30,16 @@ class PairCache:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        # A lock cannot be pickled (`nlp.pipe(n_process=N)` may pickle the pipeline): a copy gets its own.
+        state = self.__dict__.copy()
+        del state["_lock"]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def get(self, key: Key) -> Optional[np.ndarray]:
         with self._lock:

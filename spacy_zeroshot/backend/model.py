@@ -153,6 +153,16 @@ class NLIBackend(PairScoring):
         self._max_length = 0
         self._special_tokens = 0
 
+    def __getstate__(self) -> Dict[str, Any]:
+        # A lock cannot be pickled (`nlp.pipe(n_process=N)` may pickle the pipeline): a copy gets its own.
+        state = self.__dict__.copy()
+        del state["lock"]
+        return state
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # Loading -------------------------------------------------------------------------
 
     @property
