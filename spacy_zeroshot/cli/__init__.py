@@ -18,11 +18,11 @@ from typing import List, Optional, Tuple
 
 from ..engines.finetune import FinetuneSettings, finetune
 from ..engines.run import annotate
+from ..engines.serve import ServeCommand, serve
 from ..engines.settings import ENGINES, ON_ERROR, AnnotateSettings
 from ..serving import ServeSettings
 from .import_reviewed import add_import_command, add_review_options, run_import
 from .label_studio_config import add_label_studio_config_command, run_label_studio_config
-from .serve import ServeCommand, serve
 
 __all__ = ["main", "annotate", "AnnotateSettings", "finetune", "FinetuneSettings", "serve", "ServeCommand"]
 

@@ -1,17 +1,17 @@
-"""`spacy-zeroshot serve`: load a pipeline and serve it over HTTP (see `spacy_zeroshot.serving`)."""
+"""Serving a pipeline over HTTP, as `spacy-zeroshot serve` starts it: load it, then `spacy_zeroshot.serving`."""
 
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Dict, Optional
 
 from ..serving import ServeSettings, require_server, run_server
-from .export import DEFAULT_RELATIONS_ATTR, review_record
 from .loading import enable_audit_trail, import_code, load_pipeline, move_to_device
+from .review import DEFAULT_RELATIONS_ATTR, review_record
 
 
 @dataclass
 class ServeCommand:
-    """Everything `serve` needs; the command line fills it (see `cli/__init__.py`)."""
+    """Everything `serve` needs; the command line fills it from its arguments."""
 
     pipeline: str
     server: ServeSettings
@@ -25,7 +25,7 @@ class ServeCommand:
 def serve(command: ServeCommand) -> None:
     """Load `command.pipeline` and answer requests until interrupted.
 
-    Each request's docs get the review record of `spacy-zeroshot annotate` (`export.review_record`).
+    Each request's docs get the review record of `spacy-zeroshot annotate` (`review.review_record`).
     RAISES (ImportError): `[E604]` without FastAPI or uvicorn (checked before the model loads).
     RAISES (ValueError): `[E601]` for a bad setting; the pipeline's own errors when it cannot load.
     """
