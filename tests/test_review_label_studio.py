@@ -16,7 +16,7 @@ from review_pipelines import CATEGORIES, HOSTILE_TEXTS, build_review_pipeline, d
 from spacy.tokens import DocBin
 
 from spacy_zeroshot.cli import main
-from spacy_zeroshot.cli.label_studio_config import pipeline_config
+from spacy_zeroshot.engines.review_export import pipeline_config
 
 
 def _edited(result: List[Dict[str, Any]], text: str) -> List[Dict[str, Any]]:

@@ -4,15 +4,10 @@ options of `annotate` (`--format`, `--order`, `--limit`, `--skip-reviewed`)."""
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
-from spacy.tokens import DocBin
-
-from ..engines.chunks import atomic_write
-from ..engines.formats import ALIGNMENTS, EXPORT_FORMATS, IMPORT_FORMATS, ORDERS, import_reviewed, schema_from_pipeline
-from ..errors import Errors
-
-MAX_WARNINGS = 50
+from ..engines.formats import ALIGNMENTS, EXPORT_FORMATS, IMPORT_FORMATS, ORDERS
+from ..engines.review_import import import_file
 
 
 def add_review_options(sub: argparse.ArgumentParser) -> None:
@@ -64,46 +59,6 @@ def add_import_command(commands: Any) -> None:
     )
     sub.add_argument("--relations-attr", default="relations", help="doc._ extension for relations when the pipeline names none.")
     sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
-
-
-def import_file(
-    file: Path,
-    fmt: str,
-    pipeline: str,
-    output: Path,
-    *,
-    alignment: str = "strict",
-    include_unreviewed: bool = False,
-    overrides: Optional[Dict[str, Any]] = None,
-    relations_attr: str = "relations",
-    code: Any = None,
-    log: Any = sys.stderr,
-) -> Dict[str, Any]:
-    """Import `file` and write the gold docs to `output`; returns the report as a dict."""
-    from ..engines.loading import import_code, load_pipeline
-
-    output = Path(output)
-    if output.suffix != ".spacy":
-        raise ValueError(Errors.E626.format(path=output))
-    import_code(code)
-    nlp = load_pipeline(pipeline, overrides or {})
-    schema = schema_from_pipeline(nlp, pipeline, relations_attr=relations_attr)
-    docs, report = import_reviewed(Path(file), fmt, nlp, schema, alignment=alignment, use_predictions=include_unreviewed)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(output, DocBin(store_user_data=True, docs=docs).to_bytes())
-    for message in report.warnings[:MAX_WARNINGS]:
-        print(message, file=log)
-    if len(report.warnings) > MAX_WARNINGS:
-        print(f"... and {len(report.warnings) - MAX_WARNINGS:,} more warnings.", file=log)
-    counts = report.as_dict()
-    print(
-        f"Imported {report.docs:,} docs to {output} from {report.records:,} records: {counts['accepted']:,} accepted, "
-        f"{counts['rejected']:,} rejected, {counts['skipped']:,} skipped, {counts['unreviewed']:,} unreviewed; "
-        f"{counts['warnings']:,} warnings.",
-        file=log,
-        flush=True,
-    )
-    return counts
 
 
 def run_import(options: argparse.Namespace, overrides: Dict[str, Any]) -> int:

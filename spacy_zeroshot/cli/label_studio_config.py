@@ -6,8 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict
 
-from ..engines.formats import schema_from_pipeline
-from ..engines.formats.label_studio import labeling_config
+from ..engines.review_export import pipeline_config
 
 
 def add_label_studio_config_command(commands: Any) -> None:
@@ -24,15 +23,6 @@ def add_label_studio_config_command(commands: Any) -> None:
     sub.add_argument("--output", "-o", type=Path, default=None, help="Write the XML to this file instead of printing it.")
     sub.add_argument("--relations-attr", default="relations", help="doc._ extension for relations when the pipeline names none.")
     sub.add_argument("--code", default=None, help="Python file to import first (custom components or functions).")
-
-
-def pipeline_config(pipeline: str, overrides: Dict[str, Any], *, code: Any = None, relations_attr: str = "relations") -> str:
-    """The labeling XML for a pipeline (loaded with `overrides`)."""
-    from ..engines.loading import import_code, load_pipeline
-
-    import_code(code)
-    nlp = load_pipeline(pipeline, overrides)
-    return labeling_config(schema_from_pipeline(nlp, pipeline, relations_attr=relations_attr))
 
 
 def run_label_studio_config(options: argparse.Namespace, overrides: Dict[str, Any]) -> int:

@@ -20,6 +20,7 @@ from ..errors import Errors
 from .chunks import atomic_write
 from .formats import FORMAT_SUFFIXES, ORDERS, convert, schema_from_pipeline, select, serialize
 from .formats.exporting import check_format
+from .formats.label_studio import labeling_config
 
 WORK_SUFFIX = ".review-work"
 
@@ -130,3 +131,12 @@ def annotate_for_review(settings: Any, run: Any, *, log: IO[str] = sys.stderr) -
         flush=True,
     )
     return summary
+
+
+def pipeline_config(pipeline: str, overrides: Dict[str, Any], *, code: Any = None, relations_attr: str = "relations") -> str:
+    """The Label Studio labeling XML for a pipeline (loaded with `overrides`): `spacy-zeroshot label-studio-config`."""
+    from .loading import import_code, load_pipeline
+
+    import_code(code)
+    nlp = load_pipeline(pipeline, overrides)
+    return labeling_config(schema_from_pipeline(nlp, pipeline, relations_attr=relations_attr))
