@@ -377,6 +377,14 @@ class Errors(metaclass=_CodedMeta):
         "\"window\" or \"doc\" (and, for relations, a `max_distance`)."
     )
     E304 = "Cannot fine-tune {what}: {problem}"
+    E320 = (
+        "`negatives_per_positive` of component '{name}' must be an integer >= 0 (negative relations "
+        "sampled per gold relation at each training step) or -1 (train on every negative), got {value!r}."
+    )
+    E321 = (
+        "`no_relation_sample` of component '{name}' must be a number in [0, 1] (the share of candidate "
+        "pairs without a gold relation that teach negatives at each training step), got {value!r}."
+    )
 
     # Reranking (E400-E429)
     E400 = "A query must be a non-empty string{where}, got {value!r}."
