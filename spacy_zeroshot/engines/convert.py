@@ -187,7 +187,9 @@ def _span(value: Any, text: str, what: str, needs_label: bool = True) -> Dict[st
     if not isinstance(value, dict):
         raise _problem(f"{what} must be an object with \"start\", \"end\" and \"label\", got {value!r}")
     start, end = value.get("start"), value.get("end")
-    if not (_is_offset(start) and _is_offset(end) and 0 <= start < end <= len(text)):
+    if not (isinstance(start, int) and isinstance(end, int) and _is_offset(start) and _is_offset(end)) or not (
+        0 <= start < end <= len(text)
+    ):
         raise _problem(f"{what}: \"start\" and \"end\" must be character offsets with 0 <= start < end <= {len(text)}, got {start!r}, {end!r}")
     label = value.get("label")
     if label is not None or needs_label:
