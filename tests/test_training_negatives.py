@@ -106,3 +106,19 @@ def test_relation_training_groups_sample_negatives(deberta_path: str) -> None:
     assert counts[-1][2] == counts[1][2] == 1
     assert counts[1][:2] == (1, 2) and counts[-1][0] > 1  # the related pair and one of its negatives
     assert counts[0] == (1, 1, 1)  # no negatives at all: the positive alone
+
+
+def test_sample_negatives_keeps_hard_negatives_of_the_same_premise() -> None:
+    names = [f"r{i}" for i in range(8)]
+    forward = make_group(["A and B"], [[f"A {n} B."] for n in names], exclusive=False,
+                         targets=[1.0 if n == "r3" else 0.0 for n in names], keys=names)
+    reverse = make_group(["A and B"], [[f"B {n} A."] for n in names], exclusive=False, targets=[0.0] * 8, keys=names)
+    other = make_group(["C and D"], [[f"C {n} D."] for n in names], exclusive=False, targets=[0.0] * 8, keys=names)
+    for seed in range(10):
+        sampled = sample_negatives([forward, reverse, other], negatives_per_positive=1, no_relation_sample=0.0,
+                                   rng=random.Random(seed))
+        assert len(sampled) == 2  # the reverse pair is always kept, the unrelated other pair never
+        assert sampled[0].keys[sampled[0].target.index(1.0)] == "r3" and len(sampled[0].keys) == 2
+        assert sampled[1].keys == ("r3",) and sampled[1].target == (0.0,)  # "B r3 A" is the negative
+    with pytest.raises(ValueError, match="E301"):
+        make_group(["P"], [["a"], ["b"]], exclusive=False, targets=[1.0, 0.0], keys=["a"])

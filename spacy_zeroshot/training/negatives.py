@@ -9,10 +9,15 @@ Verbalization and Entailment for Effective Zero- and Few-Shot Relation Extractio
 a2t code), every positive is kept with `negatives_per_positive` sampled negative relations of
 its pair, and a sampled share (`no_relation_sample`) of the pairs without a relation teach
 `negatives_per_positive` negatives each. A new sample is drawn at every training step.
+
+Hard negatives are never left out: when options are named (`TrainGroup.keys`, the relation
+labels), a relation that holds between other mentions of the same premise is a negative this
+pair must learn (above all the reverse direction of a gold relation: "B causes A" where "A
+causes B" holds), so it is kept, and a pair that has one is always kept.
 """
 
 import random
-from typing import Any, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..errors import Errors
 from .groups import TrainGroup
@@ -34,7 +39,18 @@ def check_negative_settings(negatives_per_positive: Any, no_relation_sample: Any
 def _subset(group: TrainGroup, keep: Sequence[int]) -> TrainGroup:
     targets = list(group.target)  # type: ignore[arg-type]
     options = tuple(group.options[i] for i in keep)
-    return TrainGroup(group.premises, options, False, tuple(targets[i] for i in keep), group.aggregate)
+    keys = tuple(group.keys[i] for i in keep) if group.keys else ()
+    return TrainGroup(group.premises, options, False, tuple(targets[i] for i in keep), group.aggregate, keys)
+
+
+def _gold_keys(groups: Sequence[TrainGroup]) -> Dict[Tuple[str, ...], Set[str]]:
+    """Per premise, the names of the options that are positive in some group of it."""
+    found: Dict[Tuple[str, ...], Set[str]] = {}
+    for group in groups:
+        if group.keys and not group.exclusive:
+            positive = {k for k, t in zip(group.keys, group.target) if t is not None and t >= POSITIVE}  # type: ignore[arg-type]
+            found.setdefault(group.premises, set()).update(positive)
+    return found
 
 
 def sample_negatives(
@@ -50,7 +66,9 @@ def sample_negatives(
     `negatives_per_positive` x (number of positives) of its negative options, drawn at
     random (all of them if it has fewer). A group without positives (an unrelated pair) is
     kept with probability `no_relation_sample`, with `negatives_per_positive` of its
-    options. Options left out add nothing to the loss and are not run through the model.
+    options. Hard negatives (named options positive in another group of the same premise)
+    are always kept and count toward those numbers; a group holding one is always kept.
+    Options left out add nothing to the loss and are not run through the model.
 
     groups (Sequence[TrainGroup]): E.g. `tasks.gold.relation_groups`' groups.
     negatives_per_positive (int): Negative options per positive one; -1 keeps all of them
@@ -63,6 +81,7 @@ def sample_negatives(
     if negatives_per_positive == -1:
         return list(groups)
     draw: Any = random if rng is None else rng
+    gold_keys = _gold_keys(groups)
     sampled = []
     for group in groups:
         if group.exclusive:
@@ -71,13 +90,17 @@ def sample_negatives(
         targets = list(group.target)  # type: ignore[arg-type]
         positives = [i for i, t in enumerate(targets) if t is not None and t >= POSITIVE]
         negatives = [i for i, t in enumerate(targets) if t is not None and t < POSITIVE]
+        held = gold_keys.get(group.premises, set())
+        hard = [i for i in negatives if group.keys and group.keys[i] in held]
         if positives:
             wanted = negatives_per_positive * len(positives)
-        elif negatives and draw.random() < no_relation_sample:
+        elif hard or (negatives and draw.random() < no_relation_sample):
             wanted = negatives_per_positive
         else:
             continue
-        chosen = negatives if wanted >= len(negatives) else draw.sample(negatives, wanted)
+        rest = [i for i in negatives if i not in hard]
+        wanted = max(0, wanted - len(hard))
+        chosen = hard + (rest if wanted >= len(rest) else draw.sample(rest, wanted))
         keep = sorted(positives + chosen)
         if keep:
             sampled.append(_subset(group, keep))
