@@ -89,7 +89,7 @@ def test_relation_few_shot_beats_zero_shot_on_semeval(shared_minilm: str) -> Non
     examples = [example(tuned, r) for r in train]
     sgd = Adam(learn_rate=1e-4)
     random.seed(0)
-    for epoch in range(2):
+    for _ in range(2):
         for batch in minibatch(examples, size=8):
             tuned.update(batch, sgd=sgd)
     few_shot = calibrated_f(tuned, dev, test)

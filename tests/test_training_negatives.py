@@ -104,8 +104,10 @@ def test_relation_training_groups_sample_negatives(deberta_path: str) -> None:
         groups = rel.training_groups([Example(nlp.make_doc(text), reference)])
         counts[k] = (len(groups), sum(g.decisions for g in groups), sum(t == 1.0 for g in groups for t in g.target))
     assert counts[-1][2] == counts[1][2] == 1
-    assert counts[1][:2] == (1, 2) and counts[-1][0] > 1  # the related pair and one of its negatives
-    assert counts[0] == (1, 1, 1)  # no negatives at all: the positive alone
+    # the related pair with one of its negatives, and (Apple, California), whose founded_by is
+    # a hard negative (it holds between other mentions of the sentence)
+    assert counts[1][:2] == (2, 3) and counts[-1][0] > 2
+    assert counts[0] == (2, 2, 1)  # no sampled negatives: the positive and the hard negative
 
 
 def test_sample_negatives_keeps_hard_negatives_of_the_same_premise() -> None:
