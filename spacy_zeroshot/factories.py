@@ -205,8 +205,8 @@ def make_relations_scorer() -> Callable[..., Dict[str, Any]]:
         "extension": "relations",
         "nli_component": "zeroshot_nli",
         "scorer": {"@scorers": "spacy-zeroshot.relations_scorer.v1"},
-        "negatives_per_positive": 2,
-        "no_relation_sample": 0.5,
+        "negatives_per_positive": 1,
+        "no_relation_sample": 0.25,
     },
     default_score_weights={"rel_micro_f": 1.0, "rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_per_type": None},
 )
@@ -224,8 +224,8 @@ def make_zeroshot_relation_extractor(
     extension: str,
     nli_component: str,
     scorer: Optional[Callable[..., Dict[str, Any]]],
-    negatives_per_positive: int = 2,
-    no_relation_sample: float = 0.5,
+    negatives_per_positive: int = 1,
+    no_relation_sample: float = 0.25,
 ) -> ZeroShotRelationExtractor:
     """Zero-shot relations between entity pairs, written to `doc._.relations` (or `extension`)."""
     return ZeroShotRelationExtractor(
