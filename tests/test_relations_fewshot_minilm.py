@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 import pytest
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 from spacy.util import minibatch
 from thinc.api import Adam
@@ -53,7 +53,7 @@ def example(nlp: Language, row: Dict[str, Any]) -> Example:
         relations = [{"head": [head.start, head.end], "tail": [tail.start, tail.end], "label": row["relation"]}]
     reference._.relations = relations
     predicted = nlp.make_doc(row["text"])
-    predicted.ents = [predicted[s.start : s.end] for s in reference.ents]
+    predicted.ents = [Span(predicted, s.start, s.end, label=s.label_) for s in reference.ents]
     return Example(predicted, reference)
 
 
