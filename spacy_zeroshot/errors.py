@@ -386,6 +386,7 @@ class Errors(metaclass=_CodedMeta):
         "`no_relation_sample` of component '{name}' must be a number in [0, 1] (the share of candidate "
         "pairs without a gold relation that teach negatives at each training step), got {value!r}."
     )
+    E322 = "`hard_negatives` of component '{name}' must be true or false, got {value!r}."
 
     # Converting plain labelled data (E650-E679)
     E650 = "{n} bad row(s) in the input; nothing was written:"

@@ -80,7 +80,7 @@ def test_sample_negatives_follows_the_seeded_global_random() -> None:
 @pytest.mark.parametrize(
     "config,code",
     [({"negatives_per_positive": -2}, "E320"), ({"negatives_per_positive": 1.5}, "negatives_per_positive"),
-     ({"no_relation_sample": 1.5}, "E321"), ({"no_relation_sample": -0.1}, "E321")],
+     ({"no_relation_sample": 1.5}, "E321"), ({"no_relation_sample": -0.1}, "E321"), ({"hard_negatives": 1}, "hard_negatives")],
 )
 def test_relation_negative_settings_bad_config_raises(deberta_path: str, config, code) -> None:
     from test_relations_component import build
@@ -95,7 +95,7 @@ def test_relation_training_groups_sample_negatives(deberta_path: str) -> None:
     text = "Apple was founded by Steve Jobs in California."
     counts = {}
     for k, share in ((-1, 1.0), (1, 0.0), (0, 1.0)):
-        nlp = build(deberta_path, {"negatives_per_positive": k, "no_relation_sample": share})
+        nlp = build(deberta_path, {"negatives_per_positive": k, "no_relation_sample": share, "hard_negatives": True})
         rel = nlp.get_pipe("zeroshot_relation_extractor")
         assert (rel.cfg["negatives_per_positive"], rel.cfg["no_relation_sample"]) == (k, share)
         reference = nlp.get_pipe("entity_ruler")(nlp.get_pipe("sentencizer")(nlp.make_doc(text)))
@@ -118,9 +118,10 @@ def test_sample_negatives_keeps_hard_negatives_of_the_same_premise() -> None:
     other = make_group(["C and D"], [[f"C {n} D."] for n in names], exclusive=False, targets=[0.0] * 8, keys=names)
     for seed in range(10):
         sampled = sample_negatives([forward, reverse, other], negatives_per_positive=1, no_relation_sample=0.0,
-                                   rng=random.Random(seed))
+                                   hard_negatives=True, rng=random.Random(seed))
         assert len(sampled) == 2  # the reverse pair is always kept, the unrelated other pair never
         assert sampled[0].keys[sampled[0].target.index(1.0)] == "r3" and len(sampled[0].keys) == 2
         assert sampled[1].keys == ("r3",) and sampled[1].target == (0.0,)  # "B r3 A" is the negative
+    assert len(sample_negatives([forward, reverse, other], negatives_per_positive=1, no_relation_sample=0.0)) == 1
     with pytest.raises(ValueError, match="E301"):
         make_group(["P"], [["a"], ["b"]], exclusive=False, targets=[1.0, 0.0], keys=["a"])

@@ -66,6 +66,7 @@ class ZeroShotRelationExtractor(ZeroShotTask):
         scorer: Optional[Callable[..., Dict[str, Any]]],
         negatives_per_positive: int = -1,
         no_relation_sample: float = 1.0,
+        hard_negatives: bool = False,
     ) -> None:
         super().__init__(nlp, name, nli_component)
         settings = normalize_relation_labels(labels, template, name)
@@ -77,7 +78,7 @@ class ZeroShotRelationExtractor(ZeroShotTask):
                 raise ValueError(Errors.E153.format(key=key, name=name, value=value))
         if not isinstance(extension, str) or not extension.isidentifier():
             raise ValueError(Errors.E155.format(name=name, value=extension))
-        check_negative_settings(negatives_per_positive, no_relation_sample, name)
+        check_negative_settings(negatives_per_positive, no_relation_sample, hard_negatives, name)
         self.cfg = {
             "labels": settings,
             "template": template,
@@ -90,6 +91,7 @@ class ZeroShotRelationExtractor(ZeroShotTask):
             "extension": extension,
             "negatives_per_positive": negatives_per_positive,
             "no_relation_sample": float(no_relation_sample),
+            "hard_negatives": hard_negatives,
         }
         self.scorer = scorer
         ensure_extension(extension)
@@ -131,8 +133,9 @@ class ZeroShotRelationExtractor(ZeroShotTask):
         pair's other allowed relations (all of them for an unrelated pair) not; negatives
         sampled anew at each call (`training.negatives.sample_negatives`)."""
         groups = self.pair_task().gold_groups(examples, self.backend)
-        k, share = self.cfg["negatives_per_positive"], self.cfg["no_relation_sample"]
-        return sample_negatives(groups, negatives_per_positive=k, no_relation_sample=share)
+        cfg = self.cfg
+        k, share, hard = cfg["negatives_per_positive"], cfg["no_relation_sample"], cfg["hard_negatives"]
+        return sample_negatives(groups, negatives_per_positive=k, no_relation_sample=share, hard_negatives=hard)
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
         extension = self.cfg["extension"]

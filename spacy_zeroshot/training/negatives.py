@@ -10,10 +10,11 @@ a2t code), every positive is kept with `negatives_per_positive` sampled negative
 its pair, and a sampled share (`no_relation_sample`) of the pairs without a relation teach
 `negatives_per_positive` negatives each. A new sample is drawn at every training step.
 
-Hard negatives are never left out: when options are named (`TrainGroup.keys`, the relation
-labels), a relation that holds between other mentions of the same premise is a negative this
-pair must learn (above all the reverse direction of a gold relation: "B causes A" where "A
-causes B" holds), so it is kept, and a pair that has one is always kept.
+With `hard_negatives`, when options are named (`TrainGroup.keys`, the relation labels), a
+relation that holds between other mentions of the same premise is a negative this pair must
+learn (above all the reverse direction of a gold relation: "B causes A" where "A causes B"
+holds): it is always kept, and so is a pair that has one. Off by default: on SemEval-2010 it
+lowered dev F1 (22.2 vs 29.5, docs/fewshot-relations.md).
 """
 
 import random
@@ -25,9 +26,11 @@ from .groups import TrainGroup
 POSITIVE = 0.5
 
 
-def check_negative_settings(negatives_per_positive: Any, no_relation_sample: Any, name: str) -> None:
+def check_negative_settings(negatives_per_positive: Any, no_relation_sample: Any, hard_negatives: Any, name: str) -> None:
     """RAISES ValueError: [E320] `negatives_per_positive` is not an int >= 0 or -1 (all);
-    [E321] `no_relation_sample` is not a number in [0, 1]."""
+    [E321] `no_relation_sample` is not a number in [0, 1]; [E322] `hard_negatives` is not a bool."""
+    if not isinstance(hard_negatives, bool):
+        raise ValueError(Errors.E322.format(name=name, value=hard_negatives))
     k = negatives_per_positive
     if isinstance(k, bool) or not isinstance(k, int) or k < -1:
         raise ValueError(Errors.E320.format(name=name, value=k))
@@ -58,6 +61,7 @@ def sample_negatives(
     *,
     negatives_per_positive: int,
     no_relation_sample: float,
+    hard_negatives: bool = False,
     rng: Optional[random.Random] = None,
 ) -> List[TrainGroup]:
     """Independent groups with their negatives sampled; exclusive groups are kept as they are.
@@ -66,14 +70,15 @@ def sample_negatives(
     `negatives_per_positive` x (number of positives) of its negative options, drawn at
     random (all of them if it has fewer). A group without positives (an unrelated pair) is
     kept with probability `no_relation_sample`, with `negatives_per_positive` of its
-    options. Hard negatives (named options positive in another group of the same premise)
-    are always kept and count toward those numbers; a group holding one is always kept.
+    options. With `hard_negatives`, named options positive in another group of the same
+    premise are always kept and count toward those numbers; a group holding one is always kept.
     Options left out add nothing to the loss and are not run through the model.
 
     groups (Sequence[TrainGroup]): E.g. `tasks.gold.relation_groups`' groups.
     negatives_per_positive (int): Negative options per positive one; -1 keeps all of them
         (and every unrelated pair: no sampling at all).
     no_relation_sample (float): Share of the groups without a positive that are kept.
+    hard_negatives (bool): Always keep the hard negatives (see above).
     rng (Optional[random.Random]): The random source; None: Python's `random` module, which
         `spacy train` seeds from `[system] seed`.
     RETURNS (List[TrainGroup]): The sampled groups, in input order.
@@ -81,7 +86,7 @@ def sample_negatives(
     if negatives_per_positive == -1:
         return list(groups)
     draw: Any = random if rng is None else rng
-    gold_keys = _gold_keys(groups)
+    gold_keys = _gold_keys(groups) if hard_negatives else {}
     sampled = []
     for group in groups:
         if group.exclusive:
