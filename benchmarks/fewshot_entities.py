@@ -145,14 +145,31 @@ def draw_relations(rows: Sequence[dict], per_relation: int, rng: random.Random) 
     return chosen
 
 
+def relation_examples(nlp: Language, rows: Sequence[dict]) -> List[Tuple[dict, Example]]:
+    """(row, example) per usable row: the predicted doc carries the gold nominals as
+    `doc.ents` (as an NER would find them) and no relations."""
+    made = [(row, semeval_doc(nlp, row)) for row in rows]
+    examples = []
+    for row, m in made:
+        if m is not None:
+            predicted = m[0].copy()
+            predicted._.relations = None
+            examples.append((row, Example(predicted, m[0])))
+    return examples
+
+
+def calibrate_relations(nlp: Language, dev: Sequence[dict]) -> Dict[str, float]:
+    """Fit the relation thresholds on the dev rows (the calibration of `calibrate`):
+    one per relation with enough dev positives, else the global one. RETURNS the thresholds."""
+    component = nlp.get_pipe(RELATIONS)
+    component.calibrate([example for _, example in relation_examples(nlp, dev)], min_examples=5)
+    return {"threshold": component.cfg["threshold"], **component.cfg["thresholds"]}
+
+
 def relation_scores(nlp: Language, test: Sequence[dict]) -> Dict[str, float]:
     made = [(row, semeval_doc(nlp, row)) for row in test]
     kept = [(row, m) for row, m in made if m is not None]
-    inputs = []
-    for _, (doc, _) in kept:
-        predicted = doc.copy()
-        predicted._.relations = None
-        inputs.append(predicted)
+    inputs = [example.predicted for _, example in relation_examples(nlp, test)]
     docs = list(nlp.pipe(inputs))
     scores = Scorer(nlp).score([Example(doc, gold) for doc, (_, (gold, _)) in zip(docs, kept)])
     predicted_labels = []
@@ -211,6 +228,10 @@ def run(task: str, args: argparse.Namespace) -> List[Dict[str, Any]]:
     results = []
     if 0 in args.shots:
         results.append(report({"task": task, "shots": 0, "seed": None, **spec["scores"](nlp, test), "train_seconds": 0.0}))
+        if args.calibrate and task == "relations":
+            thresholds = calibrate_relations(nlp, dev)
+            results.append(report({"task": task, "shots": "0+cal", "seed": None, **spec["scores"](nlp, test),
+                                   "train_seconds": 0.0, "thresholds": thresholds}))
     work = Path(args.work or tempfile.mkdtemp(prefix=f"fewshot-{task}-"))
     for shots in [n for n in args.shots if n > 0]:
         for seed in range(args.seeds):
@@ -227,9 +248,15 @@ def run(task: str, args: argparse.Namespace) -> List[Dict[str, Any]]:
             start = time.perf_counter()
             best = train_pipeline(args.config, folder / "out", overrides, folder / "train.log")
             seconds = time.perf_counter() - start
-            scores = spec["scores"](spacy.load(best), test)
+            trained = spacy.load(best)
+            scores = spec["scores"](trained, test)
             results.append(report({"task": task, "shots": shots, "seed": seed, **scores, "train_seconds": seconds,
                                    "train_docs": len(drawn)}))
+            if args.calibrate and task == "relations":
+                thresholds = calibrate_relations(trained, dev)
+                results.append(report({"task": task, "shots": f"{shots}+cal", "seed": seed,
+                                       **spec["scores"](trained, test), "train_seconds": seconds,
+                                       "train_docs": len(drawn), "thresholds": thresholds}))
     return results
 
 
@@ -244,7 +271,7 @@ def table(task: str, results: Sequence[Dict[str, Any]]) -> str:
     keys = [k for k in results[0] if k.endswith("_f")] if results else []
     lines = [f"| task | shots | {' | '.join(keys)} | runs | train docs | train s |",
              "|---|---|" + "---|" * (len(keys) + 3)]
-    for shots in sorted({r["shots"] for r in results}):
+    for shots in sorted({r["shots"] for r in results}, key=str):
         runs = [r for r in results if r["shots"] == shots]
         cells = []
         for key in keys:
@@ -270,6 +297,8 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]
     parser.add_argument("--test-size", type=int, default=150, help="test sentences")
     parser.add_argument("--dev-size", type=int, default=20, help="dev sentences for spacy train")
     parser.add_argument("--templates", type=int, default=2, help="relations: templates per relation (1 halves the pairs)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="relations: also fit the thresholds on the dev sentences (zero-shot and after training)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
     parser.add_argument("--work", default=None)
     parser.add_argument("--out", type=Path, default=None)

@@ -6,7 +6,8 @@ E100-E149 entity typing and linking, E150-E199 relations, E200-E249 corpus annot
 E250-E299 performance and runtime modes, E300-E349 few-shot fine-tuning, E400-E429 reranking,
 E430-E469 calibration and the audit trail, E500-E549 engines (Ray Data), E600-E619 serving
 (`spacy_zeroshot.serving`, `spacy-zeroshot serve`), E620-E629 the review loop (export formats,
-import, review order). Warnings use the same ranges with a W prefix.
+import, review order), E650-E679 converting plain labelled data (`spacy-zeroshot convert`).
+Warnings use the same ranges with a W prefix.
 """
 
 from typing import Any
@@ -377,6 +378,22 @@ class Errors(metaclass=_CodedMeta):
         "\"window\" or \"doc\" (and, for relations, a `max_distance`)."
     )
     E304 = "Cannot fine-tune {what}: {problem}"
+    E320 = (
+        "`negatives_per_positive` of component '{name}' must be an integer >= 0 (negative relations "
+        "sampled per gold relation at each training step) or -1 (train on every negative), got {value!r}."
+    )
+    E321 = (
+        "`no_relation_sample` of component '{name}' must be a number in [0, 1] (the share of candidate "
+        "pairs without a gold relation that teach negatives at each training step), got {value!r}."
+    )
+    E322 = "`hard_negatives` of component '{name}' must be true or false, got {value!r}."
+
+    # Converting plain labelled data (E650-E679)
+    E650 = "{n} bad row(s) in the input; nothing was written:"
+    E651 = "Cannot convert {path}: the file type is not one of {suffixes}."
+    E652 = "{problem}"
+    E653 = "the {kind} label {label!r} is not one the pipeline knows; it knows {known}. Names must match exactly (case included)."
+    E654 = "Nothing to convert: {paths} hold no rows."
 
     # Reranking (E400-E429)
     E400 = "A query must be a non-empty string{where}, got {value!r}."

@@ -205,6 +205,9 @@ def make_relations_scorer() -> Callable[..., Dict[str, Any]]:
         "extension": "relations",
         "nli_component": "zeroshot_nli",
         "scorer": {"@scorers": "spacy-zeroshot.relations_scorer.v1"},
+        "negatives_per_positive": 1,
+        "no_relation_sample": 0.25,
+        "hard_negatives": False,
     },
     default_score_weights={"rel_micro_f": 1.0, "rel_micro_p": 0.0, "rel_micro_r": 0.0, "rel_per_type": None},
 )
@@ -222,6 +225,9 @@ def make_zeroshot_relation_extractor(
     extension: str,
     nli_component: str,
     scorer: Optional[Callable[..., Dict[str, Any]]],
+    negatives_per_positive: int = 1,
+    no_relation_sample: float = 0.25,
+    hard_negatives: bool = False,
 ) -> ZeroShotRelationExtractor:
     """Zero-shot relations between entity pairs, written to `doc._.relations` (or `extension`)."""
     return ZeroShotRelationExtractor(
@@ -238,6 +244,9 @@ def make_zeroshot_relation_extractor(
         extension=extension,
         nli_component=nli_component,
         scorer=scorer,
+        negatives_per_positive=negatives_per_positive,
+        no_relation_sample=no_relation_sample,
+        hard_negatives=hard_negatives,
     )
 
 

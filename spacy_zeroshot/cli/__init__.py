@@ -5,6 +5,7 @@
     spacy-zeroshot serve PIPELINE [--host 127.0.0.1] [--port 8000] [options] [--section.key value ...]
     spacy-zeroshot import FILE --format FORMAT --pipeline PIPELINE --output X.spacy [options]
     spacy-zeroshot label-studio-config PIPELINE
+    spacy-zeroshot convert INPUT [INPUT ...] --output OUTPUT.spacy [--pipeline PIPELINE] [options]
 
 Options that contain a dot are config overrides in spaCy's style (`--components.zeroshot_nli.model
 path`), parsed by spaCy's own `parse_config_overrides`. The command line only parses: the run
@@ -21,6 +22,7 @@ from ..engines.run import annotate
 from ..engines.serve import ServeCommand, serve
 from ..engines.settings import ENGINES, ON_ERROR, AnnotateSettings
 from ..serving import ServeSettings
+from .convert import add_convert_parser, run_convert
 from .import_reviewed import add_import_command, add_review_options, run_import
 from .label_studio_config import add_label_studio_config_command, run_label_studio_config
 
@@ -102,6 +104,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_serve(commands)
     add_import_command(commands)
     add_label_studio_config_command(commands)
+    add_convert_parser(commands)
     return parser
 
 
@@ -183,6 +186,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return run_import(options, parse_config_overrides(override_args))
     if options.command == "label-studio-config":
         return run_label_studio_config(options, parse_config_overrides(override_args))
+    if options.command == "convert":
+        return run_convert(options)
     settings = AnnotateSettings(
         pipeline=options.pipeline,
         input=options.input,

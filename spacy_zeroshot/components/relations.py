@@ -17,6 +17,7 @@ from ..tasks.relations import (
     relation_spans,
 )
 from ..training import TrainGroup
+from ..training.negatives import check_negative_settings, sample_negatives
 from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask
 from .user_strings import SettingPath, keep_exact
@@ -63,6 +64,9 @@ class ZeroShotRelationExtractor(ZeroShotTask):
         extension: str,
         nli_component: str,
         scorer: Optional[Callable[..., Dict[str, Any]]],
+        negatives_per_positive: int = -1,
+        no_relation_sample: float = 1.0,
+        hard_negatives: bool = False,
     ) -> None:
         super().__init__(nlp, name, nli_component)
         settings = normalize_relation_labels(labels, template, name)
@@ -74,6 +78,7 @@ class ZeroShotRelationExtractor(ZeroShotTask):
                 raise ValueError(Errors.E153.format(key=key, name=name, value=value))
         if not isinstance(extension, str) or not extension.isidentifier():
             raise ValueError(Errors.E155.format(name=name, value=extension))
+        check_negative_settings(negatives_per_positive, no_relation_sample, hard_negatives, name)
         self.cfg = {
             "labels": settings,
             "template": template,
@@ -84,6 +89,9 @@ class ZeroShotRelationExtractor(ZeroShotTask):
             "context": check_choice("context", context, CONTEXTS, name),
             "window": window,
             "extension": extension,
+            "negatives_per_positive": negatives_per_positive,
+            "no_relation_sample": float(no_relation_sample),
+            "hard_negatives": hard_negatives,
         }
         self.scorer = scorer
         ensure_extension(extension)
@@ -122,8 +130,12 @@ class ZeroShotRelationExtractor(ZeroShotTask):
 
     def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
         """Per candidate pair of a doc with gold relations: the gold relation entailed, the
-        pair's other allowed relations (all of them for an unrelated pair) not."""
-        return self.pair_task().gold_groups(examples, self.backend)
+        pair's other allowed relations (all of them for an unrelated pair) not; negatives
+        sampled anew at each call (`training.negatives.sample_negatives`)."""
+        groups = self.pair_task().gold_groups(examples, self.backend)
+        cfg = self.cfg
+        k, share, hard = cfg["negatives_per_positive"], cfg["no_relation_sample"], cfg["hard_negatives"]
+        return sample_negatives(groups, negatives_per_positive=k, no_relation_sample=share, hard_negatives=hard)
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
         extension = self.cfg["extension"]

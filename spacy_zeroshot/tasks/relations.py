@@ -208,7 +208,7 @@ class RelationTask:
                     continue
                 targets = [1.0 if rel == label else 0.0 for rel in allowed]
                 options = [rel.hypotheses(pair.subj, pair.obj) for rel in pair.labels]
-                group = make_group([pair.premise], options, exclusive=False, targets=targets)
+                group = make_group([pair.premise], options, exclusive=False, targets=targets, keys=allowed)
                 if group is not None:
                     groups.append(group)
         return groups

@@ -29,6 +29,8 @@ class TrainGroup:
         Otherwise one target per option, in [0, 1], or None for an option without gold
         annotation (it adds nothing to the loss).
     aggregate (str): "max" or "mean" over the premise's windows.
+    keys (Tuple[str, ...]): Optional names of the options (e.g. relation labels), for
+        sampling (`negatives`); () when unnamed.
     """
 
     premises: Tuple[str, ...]
@@ -36,10 +38,13 @@ class TrainGroup:
     exclusive: bool
     target: Target
     aggregate: str = "max"
+    keys: Tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.premises or not self.options or any(not hyps for hyps in self.options):
             raise ValueError(Errors.E301.format(problem="a group needs premises, options and hypotheses"))
+        if self.keys and len(self.keys) != len(self.options):
+            raise ValueError(Errors.E301.format(problem="keys name the options: one key per option"))
         if self.aggregate not in AGGREGATES:
             raise ValueError(Errors.E301.format(problem=f"unknown aggregate {self.aggregate!r}"))
         if self.exclusive:
@@ -78,12 +83,14 @@ def make_group(
     gold: Optional[int] = None,
     targets: Optional[Sequence[Optional[float]]] = None,
     aggregate: str = "max",
+    keys: Sequence[str] = (),
 ) -> Optional[TrainGroup]:
     """A group following the inference rule of transformers' zero-shot pipeline: exclusive
     scoring needs two or more options; a single option is scored entailment vs contradiction.
 
     gold (Optional[int]): The gold option, for an exclusive decision.
     targets (Optional[Sequence[Optional[float]]]): Per-option targets, for independent ones.
+    keys (Sequence[str]): Names of the options, if any (kept on independent groups).
     RETURNS (Optional[TrainGroup]): None when nothing can be learned (no premise, no option,
         no gold option, no target).
     """
@@ -99,4 +106,4 @@ def make_group(
         return TrainGroup(premises_t, options_t, True, gold, aggregate)
     if targets is None or all(t is None for t in targets):
         return None
-    return TrainGroup(premises_t, options_t, False, tuple(targets), aggregate)
+    return TrainGroup(premises_t, options_t, False, tuple(targets), aggregate, tuple(keys))

@@ -1,0 +1,54 @@
+"""`spacy-zeroshot convert`: plain labelled CSV / TSV / JSON lines -> a `.spacy` training corpus.
+
+Only parses; the reading and checking live in `engines.convert`.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+from typing import IO, Any, Optional
+
+import spacy
+
+from ..engines.convert import ALIGNMENTS, ConvertError, convert, pipeline_labels
+
+
+def add_convert_parser(commands: Any) -> None:
+    """Add the `convert` sub-command to the `spacy-zeroshot` parser's sub-commands."""
+    sub = commands.add_parser(
+        "convert",
+        help="Turn labelled CSV/TSV/JSONL rows into a .spacy corpus for spacy train / finetune.",
+        description=(
+            "Convert plain labelled data into a .spacy corpus with the doc.cats, doc.ents (label_, kb_id_) "
+            "and doc._.relations the few-shot trainer reads. CSV/TSV rows are text,label[,label...]; JSONL "
+            "rows hold \"text\" and any of \"label\"/\"labels\"/\"cats\", \"spans\" and \"relations\". Bad rows "
+            "are reported as file:line; with --pipeline, labels it does not know are named too."
+        ),
+    )
+    sub.add_argument("inputs", nargs="+", type=Path, help="Input .csv, .tsv or .jsonl file(s).")
+    sub.add_argument("--output", "-o", type=Path, required=True, help="The .spacy file to write.")
+    sub.add_argument("--pipeline", "-p", default=None,
+                     help="Pipeline to train (folder, package or .cfg): its tokenizer, and its labels to check against.")
+    sub.add_argument("--lang", default="en", help="Language of the tokenizer without --pipeline (default: en).")
+    sub.add_argument("--spans-key", default=None, help="Write spans to doc.spans[KEY] instead of doc.ents.")
+    sub.add_argument("--alignment", choices=ALIGNMENTS, default="strict",
+                     help="How character offsets that cut a token are mapped (default: strict, an error).")
+
+
+def run_convert(options: argparse.Namespace, *, out: Optional[IO[str]] = None, err: Optional[IO[str]] = None) -> int:
+    """Run `convert` with parsed options. RETURNS (int): 0 on success, 1 on bad input."""
+    from .loading import load_pipeline
+
+    try:
+        if options.pipeline is not None:
+            nlp = load_pipeline(options.pipeline, {})
+            known = pipeline_labels(nlp)
+        else:
+            nlp, known = spacy.blank(options.lang), {}
+        summary = convert(options.inputs, options.output, nlp=nlp, known=known, spans_key=options.spans_key,
+                          alignment_mode=options.alignment)
+    except (ConvertError, ValueError, OSError, ImportError) as error:
+        print(f"spacy-zeroshot convert: {error}", file=err or sys.stderr)
+        return 1
+    print("\n".join(summary.lines()), file=out or sys.stdout)
+    return 0

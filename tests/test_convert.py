@@ -1,0 +1,152 @@
+"""`spacy-zeroshot convert`: plain CSV / TSV / JSONL rows -> the gold docs the trainer reads."""
+
+import json
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+from spacy.training import Example
+
+from spacy_zeroshot.cli import main
+from spacy_zeroshot.engines.convert import ConvertError, convert, pipeline_labels
+
+HOSTILE_TEXT = 'He said ""hi, there""\r\nand left \ufeff $x'
+
+
+def read(path: Path) -> List[spacy.tokens.Doc]:
+    return list(DocBin().from_disk(path).get_docs(spacy.blank("en").vocab))
+
+
+def write_bytes(path: Path, text: str) -> Path:
+    path.write_bytes(text.encode("utf8"))
+    return path
+
+
+def jsonl(path: Path, rows: List[Any], lines: str = "\n") -> Path:
+    return write_bytes(path, lines.join(r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in rows))
+
+
+def test_convert_csv_hostile_file_keeps_strings_exact(tmp_path: Path) -> None:
+    content = (
+        "\ufefftext,label,label\r\n"
+        f'"{HOSTILE_TEXT}",$pay,\r\n'
+        "\r\n"
+        'plain 😀 café,news,"a,b"\r\n'
+    )
+    source = write_bytes(tmp_path / "in.csv", content)
+    summary = convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    docs = read(tmp_path / "out.spacy")
+    assert summary.docs == 2 == len(docs)
+    assert docs[0].text == 'He said "hi, there"\r\nand left \ufeff $x'
+    assert docs[1].text == "plain 😀 café"
+    assert docs[0].cats == {"$pay": 1.0, "news": 0.0, "a,b": 0.0}
+    assert docs[1].cats == {"$pay": 0.0, "news": 1.0, "a,b": 1.0}
+    assert summary.labels["cats"] == {"$pay": 1, "news": 1, "a,b": 1}
+
+
+def test_convert_tsv_and_jsonl_labels(tmp_path: Path) -> None:
+    tsv = write_bytes(tmp_path / "a.tsv", "first text\tsports\n")
+    rows = jsonl(tmp_path / "b.jsonl", [{"text": "second", "label": "world"}, {"text": "third", "labels": ["world", "sports"]},
+                                        {"text": "fourth", "cats": {"world": 0.0, "sports": 1}}], lines="\r\n")
+    convert([tsv, rows], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    assert [d.cats for d in read(tmp_path / "out.spacy")] == [
+        {"sports": 1.0, "world": 0.0}, {"sports": 0.0, "world": 1.0}, {"sports": 1.0, "world": 1.0},
+        {"sports": 1.0, "world": 0.0},
+    ]
+
+
+def test_convert_spans_and_relations_are_what_the_trainer_reads(deberta_path: str, tmp_path: Path) -> None:
+    from test_relations_component import build
+
+    text = "Apple was founded by Steve Jobs in California."
+    spans = [{"start": 0, "end": 5, "label": "ORG", "kb_id": "Q312"}, {"start": 21, "end": 31, "label": "PERSON"}]
+    rows = [
+        {"text": text, "spans": spans, "relations": [{"head": 0, "tail": 1, "label": "founded_by"},
+                                                      {"head": {"start": 21, "end": 31}, "tail": {"start": 35, "end": 45, "label": "LOC"},
+                                                       "label": "located_in"}]},
+        {"text": "Paris is nice.", "spans": [{"start": 0, "end": 5, "label": "LOC"}], "relations": []},
+    ]
+    convert([jsonl(tmp_path / "rel.jsonl", rows)], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    docs = read(tmp_path / "out.spacy")
+    assert [(e.text, e.label_, e.kb_id_) for e in docs[0].ents] == [
+        ("Apple", "ORG", "Q312"), ("Steve Jobs", "PERSON", ""), ("California", "LOC", "")]
+    # DocBin's msgpack gives lists back as tuples
+    assert [dict(r, head=list(r["head"]), tail=list(r["tail"])) for r in docs[0]._.relations] == [{"head": [0, 1], "tail": [4, 6], "label": "founded_by"},
+                                   {"head": [4, 6], "tail": [7, 8], "label": "located_in"}]
+    assert list(docs[1]._.relations) == [] and docs[1].cats == {}
+    nlp = build(deberta_path, {"negatives_per_positive": -1})
+    rel = nlp.get_pipe("zeroshot_relation_extractor")
+    sentences = nlp.get_pipe("sentencizer")
+    groups = rel.training_groups([Example(sentences(nlp.make_doc(d.text)), d) for d in docs])
+    assert sum(t == 1.0 for g in groups for t in g.target) == 2  # both gold relations are positives
+
+
+def test_convert_spans_key_allows_overlaps(tmp_path: Path) -> None:
+    rows = [{"text": "New York City", "spans": [{"start": 0, "end": 8, "label": "CITY"}, {"start": 0, "end": 13, "label": "CITY"}]}]
+    source = jsonl(tmp_path / "s.jsonl", rows)
+    with pytest.raises(ConvertError, match="overlap"):
+        convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"), spans_key="sc")
+    doc = read(tmp_path / "out.spacy")[0]
+    assert [s.text for s in doc.spans["sc"]] == ["New York", "New York City"]
+
+
+def test_convert_bad_rows_reported_by_file_and_line(tmp_path: Path) -> None:
+    rows: List[Any] = [
+        {"text": "fine", "label": "a"},
+        "",
+        "{not json",
+        {"text": 3, "label": "a"},
+        {"text": "no annotation"},
+        {"text": "Apple pie", "spans": [{"start": 0, "end": 3, "label": "X"}]},  # cuts a token
+        {"text": "Apple", "spans": [{"start": 0, "end": 9, "label": "X"}]},  # out of range
+        {"text": "Apple", "relations": [{"head": 2, "tail": 0, "label": "r"}]},
+        {"text": "x", "label": "a", "labels": ["b"]},
+    ]
+    source = jsonl(tmp_path / "bad.jsonl", rows)
+    csv_file = write_bytes(tmp_path / "bad.csv", "only text\n\"unclosed,a\n")
+    with pytest.raises(ConvertError) as info:
+        convert([source, csv_file], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    problems = info.value.problems
+    assert [p.split(": [")[0] for p in problems] == [
+        f"{source}:{n}" for n in (3, 4, 5, 7, 8, 9)] + [f"{csv_file}:1", f"{csv_file}:2", f"{source}:6"]
+    assert all("[E652]" in p for p in problems) and "[E650] 9 bad row(s)" in str(info.value)
+    assert "token boundaries" in problems[-1] and not (tmp_path / "out.spacy").exists()
+
+
+def test_convert_unknown_label_is_named(make_nlp: Any, tmp_path: Path) -> None:
+    nlp = make_nlp("zeroshot_textcat", {"labels": ["$pay", "news"]})
+    known = pipeline_labels(nlp)
+    assert known == {"cats": ["$pay", "news"]}
+    source = write_bytes(tmp_path / "in.csv", "a,$pay\nb,News\nc,News\n")
+    with pytest.raises(ConvertError) as info:
+        convert([source], tmp_path / "out.spacy", nlp=nlp, known=known)
+    (problem,) = info.value.problems
+    assert problem.startswith(f"{source}:2: [E653]") and "'News'" in problem and "'news'" in problem
+    write_bytes(source, "a,$pay\n")
+    convert([source], tmp_path / "out.spacy", nlp=nlp, known=known)
+    assert read(tmp_path / "out.spacy")[0].cats == {"$pay": 1.0, "news": 0.0}
+
+
+def test_convert_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = write_bytes(tmp_path / "in.csv", "text,label\nhello,greeting\n")
+    assert main(["convert", str(source), "--output", str(tmp_path / "out.spacy")]) == 0
+    assert "wrote 1 doc(s)" in capsys.readouterr().out
+    assert read(tmp_path / "out.spacy")[0].cats == {"greeting": 1.0}
+    write_bytes(source, "text,label\nhello\n")
+    assert main(["convert", str(source), "-o", str(tmp_path / "bad.spacy")]) == 1
+    assert f"{source}:2: [E652]" in capsys.readouterr().err
+    assert main(["convert", str(tmp_path / "x.txt"), "-o", str(tmp_path / "bad.spacy")]) == 1
+    assert "[E651]" in capsys.readouterr().err
+
+
+def test_pipeline_labels_of_typer_and_relations(deberta_path: str) -> None:
+    from test_relations_component import LABELS, build
+
+    nlp = build(deberta_path)
+    nlp.add_pipe("zeroshot_entity_typer", config={"labels": {"ORG": {"company": "a company"}, "*": {"thing": "a thing"}}})
+    known: Dict[str, List[str]] = pipeline_labels(nlp)
+    assert known["relations"] == list(LABELS)
+    assert set(known["spans"]) == {"company", "thing", "ORG"}
