@@ -112,10 +112,13 @@ class ZeroShotNLI:
         return False
 
     def find_listeners(self, component: Any) -> None:
-        """Register `component` if it is a task component that scores with this model."""
-        from .base import ZeroShotTask
+        """Register `component` if it is a task component that scores with this model.
 
-        if isinstance(component, ZeroShotTask) and component.uses(self):
+        Task components are recognised by their `uses(nli)` method (`ZeroShotTask.uses`),
+        not by class: the task base imports this module, so this one cannot import it back.
+        """
+        uses = getattr(component, "uses", None)
+        if callable(uses) and uses(self) is True:
             self.add_listener(component, component.name)
 
     def update(
