@@ -70,6 +70,11 @@ class Warnings(metaclass=_CodedMeta):
         "capping batches at {half} pairs from now on. Set {max_batch_pairs} or {batch_tokens} "
         "to start lower."
     )
+    W251 = (
+        "dtype \"bfloat16\" on a CPU without bfloat16 matrix instructions (AVX512-BF16 or AMX): "
+        "oneDNN emulates them, which is usually several times slower than float32. Use "
+        "\"float32\" (exact) or \"int8\" on this machine."
+    )
 
     # Few-shot fine-tuning
     W300 = (

@@ -85,6 +85,21 @@ def test_backend_bfloat16_on_cpu_scores(deberta_path):
     assert logits.dtype == np.float32 and logits.shape == (1, 3)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_backend_bfloat16_warns_on_a_cpu_without_bfloat16_instructions(deberta_path, monkeypatch, native):
+    import warnings
+
+    import torch
+
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda native=native: native)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        NLIBackend(deberta_path, device="cpu", dtype="bfloat16").load()
+        NLIBackend(deberta_path, device="cpu", dtype="float32").load()
+    assert [str(w.message)[:6] for w in caught if "W251" in str(w.message)] == ([] if native else ["[W251]"])
+
+
 def test_backend_missing_model_is_clear(tmp_path):
     with pytest.raises(OSError, match="E009"):
         NLIBackend(str(tmp_path / "nope"), device="cpu").load()

@@ -1,8 +1,9 @@
 """Resolve the user's `device` and `dtype` settings to torch objects, in one place."""
 
+import warnings
 from typing import TYPE_CHECKING, NamedTuple, Optional, Tuple, Union
 
-from ..errors import Errors
+from ..errors import Errors, Warnings
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -83,6 +84,18 @@ def _thinc_current_ops_name() -> str:
     return str(get_current_ops().name)
 
 
+def native_cpu_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (AVX512-BF16 or AMX), which
+    bfloat16 needs to be faster than float32; without them oneDNN emulates it. True where
+    torch cannot tell (the check is torch-private)."""
+    import torch
+
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if not all(callable(check) for check in checks):
+        return True
+    return any(check() for check in checks)  # type: ignore[misc]
+
+
 def resolve_precision(dtype: str, device: "torch.device") -> Precision:
     """Turn a dtype setting into how the model runs on `device`.
 
@@ -109,6 +122,8 @@ def resolve_precision(dtype: str, device: "torch.device") -> Precision:
             raise ValueError(Errors.E008.format(dtype=dtype, device=str(device), why=why))
         return Precision(torch.float32, None, True)
     if dtype == "bfloat16" and device.type == "cpu":
+        if not native_cpu_bfloat16():
+            warnings.warn(Warnings.W251, stacklevel=3)
         return Precision(torch.float32, torch.bfloat16, False)
     return Precision({"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[dtype], None, False)
 
