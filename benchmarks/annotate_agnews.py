@@ -15,7 +15,6 @@ project); the script exits cleanly when the data is absent.
 """
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -27,29 +26,8 @@ from typing import Any, Dict, List
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
     sys.path.insert(0, str(HERE))
+from zeroshot_bench.agnews import LABELS, build_pipeline, read_texts  # noqa: E402
 from zeroshot_bench.shared import SHARED  # noqa: E402
-
-LABELS = ["world", "sports", "business", "science and technology"]
-
-
-def read_texts(path: Path, n: int) -> List[str]:
-    texts = []
-    with path.open(encoding="utf8", newline="") as f:
-        for row in csv.reader(f):
-            if len(texts) >= n:
-                break
-            texts.append(f"{row[1]}. {row[2]}".replace("\\", " "))
-    return texts
-
-
-def build_pipeline(model: str, device: str, path: Path) -> None:
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("zeroshot_nli", config={"model": model, "device": device})
-    nlp.add_pipe("zeroshot_textcat", config={"labels": LABELS, "hypothesis_template": "This example is about {}."})
-    nlp.initialize()
-    nlp.to_disk(path)
 
 
 def measure(name: str, seconds: float, docs: int, pairs: int, **extra: Any) -> Dict[str, Any]:

@@ -22,7 +22,6 @@ cleanly when they are absent. Needs spacy-zeroshot[serve] and httpx.
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import subprocess
@@ -37,30 +36,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 if str(HERE) not in sys.path:  # zeroshot_bench, when loaded from elsewhere
     sys.path.insert(0, str(HERE))
+from zeroshot_bench.agnews import LABELS, build_pipeline, read_texts  # noqa: E402
 from zeroshot_bench.shared import SHARED  # noqa: E402
 
-LABELS = ["world", "sports", "business", "science and technology"]
 TOLERANCE = 1e-5
-
-
-def read_texts(path: Path, n: int) -> List[str]:
-    texts = []
-    with path.open(encoding="utf8", newline="") as f:
-        for row in csv.reader(f):
-            if len(texts) >= n:
-                break
-            texts.append(f"{row[1]}. {row[2]}".replace("\\", " "))
-    return texts
-
-
-def build_pipeline(model: str, device: str, path: Path) -> None:
-    import spacy
-
-    nlp = spacy.blank("en")
-    nlp.add_pipe("zeroshot_nli", config={"model": model, "device": device})
-    nlp.add_pipe("zeroshot_textcat", config={"labels": LABELS, "hypothesis_template": "This example is about {}."})
-    nlp.initialize()
-    nlp.to_disk(path)
 
 
 def uptime() -> str:
