@@ -162,7 +162,9 @@ def test_pipeline_trains_every_task_from_one_corpus(deberta_path: str) -> None:
     nlp.add_pipe("zeroshot_textcat", config={"labels": LABELS})
     nlp.add_pipe("zeroshot_entity_linker", config={"candidates": INLINE_SOURCE})
     nlp.add_pipe("zeroshot_entity_typer", config={"labels": {"ORG": ["company", "university"]}})
-    nlp.add_pipe("zeroshot_relation_extractor", config={"labels": RELATIONS})
+    # Every pair, not a random quarter of those without a gold relation (the default
+    # `no_relation_sample`): this one update must give the relation task a loss.
+    nlp.add_pipe("zeroshot_relation_extractor", config={"labels": RELATIONS, "no_relation_sample": 1.0})
     text = "Apple was founded by Steve Jobs in California. Paris is the capital of France."
     reference = nlp.get_pipe("entity_ruler")(nlp.get_pipe("sentencizer")(nlp.make_doc(text)))
     ents = list(reference.ents)

@@ -37,7 +37,7 @@ def add_convert_parser(commands: Any) -> None:
 
 def run_convert(options: argparse.Namespace, *, out: Optional[IO[str]] = None, err: Optional[IO[str]] = None) -> int:
     """Run `convert` with parsed options. RETURNS (int): 0 on success, 1 on bad input."""
-    from .loading import load_pipeline
+    from ..engines.loading import load_pipeline
 
     try:
         if options.pipeline is not None:
