@@ -14,7 +14,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
 for folder in (HERE, HERE.parent):
@@ -38,6 +38,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
+    import torch
     from torch.profiler import ProfilerActivity, profile
     from transformers import AutoTokenizer
     from zeroshot_bench.models import build_random_deberta
@@ -56,15 +57,12 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     events = prof.key_averages()
     total = sum(e.self_cpu_time_total for e in events)
     matmul = sum(e.self_cpu_time_total for e in events if e.key in MATMUL_OPS or "mkldnn" in e.key or "onednn" in e.key)
-    rows: List[Dict[str, object]] = sorted(
-        ({"op": e.key, "ms": e.self_cpu_time_total / 1000, "calls": e.count} for e in events),
-        key=lambda r: -float(r["ms"]),  # type: ignore[arg-type]
-    )[: args.top]
-    print(f"{len(pairs)} pairs ({source}), dtype {args.dtype}, torch threads {__import__('torch').get_num_threads()}")
+    top = sorted(events, key=lambda e: -e.self_cpu_time_total)[: args.top]
+    print(f"{len(pairs)} pairs ({source}), dtype {args.dtype}, torch threads {torch.get_num_threads()}")
     print(f"total self CPU time {total / 1000:.1f} ms; matrix products {matmul / total:.0%}, everything else {1 - matmul / total:.0%}\n")
     print("| operator | self CPU ms | share | calls |\n|---|---|---|---|")
-    for row in rows:
-        print(f"| `{row['op']}` | {float(row['ms']):.1f} | {float(row['ms']) * 1000 / total:.1%} | {row['calls']} |")  # type: ignore[arg-type]
+    for e in top:
+        print(f"| `{e.key}` | {e.self_cpu_time_total / 1000:.1f} | {e.self_cpu_time_total / total:.1%} | {e.count} |")
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
