@@ -12,9 +12,11 @@ the range, with the load average read before and after: time on a quiet machine 
     python benchmarks/round_robin.py --docs 32 --rounds 3                      # working tree vs HEAD
     python benchmarks/round_robin.py --a main --b f440922 --docs 16 --rounds 3
     python benchmarks/round_robin.py --a . --b . --b-set max_batch_pairs=16 --dtypes bfloat16
+    python benchmarks/round_robin.py --a HEAD --b none --docs 16,32,64 --repeats 1   # one variant, three sizes
 
 A ref is a git commit, branch or tag of this repository (its `spacy_zeroshot/` is exported to
-`--work-dir`), or "." for the working tree. `--a-set`/`--b-set` take `zeroshot_nli` settings
+`--work-dir`), or "." for the working tree; `--b none` times variant A alone. Several `--docs`
+sizes (comma-separated) are timed in one worker, on the first N texts of the same list. `--a-set`/`--b-set` take `zeroshot_nli` settings
 (`key=value`, value parsed as JSON when it parses).
 """
 
@@ -41,10 +43,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add = parser.add_argument
     add("--a", default=".", help='code of variant A: a git ref or "." (default: the working tree)')
-    add("--b", default="HEAD", help='code of variant B: a git ref or "." (default: HEAD)')
+    add("--b", default="HEAD", help='code of variant B: a git ref, "." or "none" (default: HEAD)')
     add("--a-set", action="append", default=[], help="a zeroshot_nli setting of variant A, key=value (repeatable)")
     add("--b-set", action="append", default=[], help="a zeroshot_nli setting of variant B, key=value (repeatable)")
-    add("--docs", type=int, default=32, help="docs in the one nlp.pipe call (default 32)")
+    add("--docs", default="32", help="docs in the one nlp.pipe call; several sizes comma-separated (default 32)")
     add("--labels", type=int, default=8, help="labels per doc (default 8)")
     add("--rounds", type=int, default=3, help="rounds, each a fresh process per variant (default 3)")
     add("--repeats", type=int, default=3, help="timed repeats inside each worker (default 3)")
@@ -83,26 +85,33 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def doc_sizes(args: argparse.Namespace) -> List[int]:
+    return [int(n) for n in str(args.docs).split(",")]
+
+
 def worker(args: argparse.Namespace) -> Dict[str, float]:
-    """One round of one variant: speed-ups over the per-doc pipeline, per dtype."""
+    """One round of one variant: speed-ups over the per-doc pipeline, per dtype and doc count
+    (keys "dtype@docs")."""
     from transformers import AutoTokenizer
     from zeroshot_bench.models import build_random_deberta
     from zeroshot_bench.runners import hf_pipeline, hf_runners, ours_run
     from zeroshot_bench.workloads import LABELS, load_texts
 
     model = str(build_random_deberta(Path(args.work_dir) / "deberta-v3-base-random"))
-    texts, _ = load_texts(args.docs, AutoTokenizer.from_pretrained(model))
+    sizes = doc_sizes(args)
+    texts, _ = load_texts(max(sizes), AutoTokenizer.from_pretrained(model))
     labels = LABELS[: args.labels]
     settings = json.loads(args.settings)
     per_doc = hf_runners(hf_pipeline(model, "cpu"), labels)["(a) HF pipeline, per doc"]
     ours = {dtype: ours_run(model, texts, labels, "cpu", **{"dtype": dtype, **settings}) for dtype in args.dtypes.split(",")}
-    ratios: Dict[str, List[float]] = {dtype: [] for dtype in ours}
+    ratios: Dict[str, List[float]] = {f"{dtype}@{n}": [] for dtype in ours for n in sizes}
     for repeat in range(args.repeats):
-        base = timed(per_doc, texts)
-        names = list(ours)
-        for dtype in names[repeat % len(names) :] + names[: repeat % len(names)]:
-            ratios[dtype].append(base / timed(ours[dtype], texts))
-    return {dtype: statistics.median(values) for dtype, values in ratios.items()}
+        for n in sizes:
+            base = timed(per_doc, texts[:n])
+            names = list(ours)
+            for dtype in names[repeat % len(names) :] + names[: repeat % len(names)]:
+                ratios[f"{dtype}@{n}"].append(base / timed(ours[dtype], texts[:n]))
+    return {key: statistics.median(values) for key, values in ratios.items()}
 
 
 def timed(run: Any, texts: List[str]) -> float:
@@ -119,10 +128,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     work_dir = Path(args.work_dir)
     variants = {
         f"A: {args.a} {' '.join(args.a_set)}".strip(): (export_code(args.a, work_dir), parse_settings(args.a_set)),
-        f"B: {args.b} {' '.join(args.b_set)}".strip(): (export_code(args.b, work_dir), parse_settings(args.b_set)),
     }
+    if args.b != "none":
+        variants[f"B: {args.b} {' '.join(args.b_set)}".strip()] = (export_code(args.b, work_dir), parse_settings(args.b_set))
     dtypes = args.dtypes.split(",")
-    results: Dict[str, Dict[str, List[float]]] = {name: {d: [] for d in dtypes} for name in variants}
+    sizes = doc_sizes(args)
+    keys = [f"{d}@{n}" for n in sizes for d in dtypes]
+    results: Dict[str, Dict[str, List[float]]] = {name: {key: [] for key in keys} for name in variants}
     print(f"load average before: {load_average()}", flush=True)
     names = list(variants)
     for round_index in range(args.rounds):
@@ -134,15 +146,16 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), str(HERE)])}
             output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
             ratios = json.loads(output.strip().splitlines()[-1])
-            for dtype in dtypes:
-                results[name][dtype].append(ratios[dtype])
+            for key in keys:
+                results[name][key].append(ratios[key])
             print(f"round {round_index + 1} {name}: {ratios} (load {load_average()})", flush=True)
     print(f"load average after: {load_average()}\n")
     print(f"| code | docs | {' | '.join(f'{d} x per-doc pipeline' for d in dtypes)} |")
     print(f"|---|---|{'---|' * len(dtypes)}")
-    for name in names:
-        cells = [cell(results[name][d]) for d in dtypes]
-        print(f"| {name} | {args.docs} | {' | '.join(cells)} |")
+    for n in sizes:
+        for name in names:
+            cells = [cell(results[name][f"{d}@{n}"]) for d in dtypes]
+            print(f"| {name} | {n} | {' | '.join(cells)} |")
     print(f"\n{args.labels} labels, medians of {args.rounds} rounds [range]; each round the median of {args.repeats} repeats")
 
 
