@@ -18,7 +18,7 @@ from test_relations_component import build as build_relations
 
 from spacy_zeroshot import audit
 from spacy_zeroshot.cli import main
-from spacy_zeroshot.tasks import entities, linking
+from spacy_zeroshot.tasks import entities, linking, spans
 
 LABELS = ["travel", "cooking", "sports"]
 TEXTS = ["one day I will see the world", "", "The team won the match and the fans celebrated.", "She cooked pasta."]
@@ -44,6 +44,7 @@ def test_audit_is_off_by_default_and_then_never_runs(deberta_path: str, monkeypa
     monkeypatch.setattr(audit, "recording", fail)
     monkeypatch.setattr(entities, "premise_reference", fail)
     monkeypatch.setattr(linking, "premise_reference", fail)
+    monkeypatch.setattr(spans, "premise_reference", fail)  # where the span tasks call it
     nlp = build_entities(deberta_path, typer={"labels": ["company", "city"]}, linker={"candidates": INLINE_SOURCE})
     nlp.add_pipe("zeroshot_relation_extractor", config={"labels": ["founded by"], "max_distance": 50})
     nlp.add_pipe("zeroshot_textcat", config={"labels": LABELS})

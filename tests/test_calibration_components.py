@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
@@ -186,7 +187,7 @@ def test_calibration_entity_typer_thresholds_per_type(deberta_path: str) -> None
     # Gold: a span is its best type when that scores at least the type's median, else keeps its rule label.
     cuts = {t: sorted(v)[len(v) // 2] for t, v in best.items() if v}
     typer = nlp.get_pipe("zeroshot_entity_typer")
-    typer.cfg["threshold"] = 0.5
+    typer.settings = replace(typer.settings, threshold=0.5)
     examples = []
     plain = build_entities(deberta_path)
     for text, doc in zip(texts, docs):
@@ -222,7 +223,7 @@ def test_calibration_entity_linker_nil_threshold(deberta_path: str, tmp_path: Pa
         reference.ents = [reference.char_span(s, e, label=lab, kb_id=kb) for s, e, lab, kb in entities]
         examples.append(Example(nlp.make_doc(text), reference))
     linker = nlp.get_pipe("zeroshot_entity_linker")
-    linker.cfg["threshold"] = 0.5
+    linker.settings = replace(linker.settings, threshold=0.5)
     report = linker.calibrate(examples, min_examples=1)
     below = [s for s in best if s < cut]
     assert (max(below) if below else 0.0) < linker.cfg["threshold"] <= cut
@@ -235,10 +236,10 @@ def test_calibration_entity_linker_nil_threshold(deberta_path: str, tmp_path: Pa
 def relation_examples(nlp: Language, texts: List[str], thresholds: Dict[str, float]) -> List[Example]:
     """Gold relations: what the extractor emits with these per-label thresholds."""
     extractor = nlp.get_pipe("zeroshot_relation_extractor")
-    saved = dict(extractor.cfg["thresholds"])
-    extractor.cfg["thresholds"] = thresholds
+    saved = extractor.settings
+    extractor.settings = replace(saved, thresholds=thresholds)
     docs = list(nlp.pipe(texts))
-    extractor.cfg["thresholds"] = saved
+    extractor.settings = saved
     examples = []
     for doc in docs:
         reference = nlp.make_doc(doc.text)

@@ -2,7 +2,8 @@
 scorer of tests/fake_scorer.py: no model is built, decisions are checked against logits
 computed here, and the close-call re-check and the audit capture are the shared ones."""
 
-from typing import Any, Dict, List
+from dataclasses import FrozenInstanceError, asdict, replace
+from typing import Any, List
 
 import numpy as np
 import pytest
@@ -16,17 +17,18 @@ from spacy_zeroshot import audit
 from spacy_zeroshot.maths import exclusive_scores, multilabel_scores
 from spacy_zeroshot.tasks.base import PairBatch, PairTask, close_decisions, run_task, score_batch
 from spacy_zeroshot.tasks.candidates import AliasTable
-from spacy_zeroshot.tasks.entities import TyperTask
-from spacy_zeroshot.tasks.linking import LinkerTask
-from spacy_zeroshot.tasks.ranking import SpanRankTask
-from spacy_zeroshot.tasks.relations import RelationTask, normalize_relation_labels
-from spacy_zeroshot.tasks.textcat import TextcatTask
+from spacy_zeroshot.tasks.decisions import CalibrationTask
+from spacy_zeroshot.tasks.entities import TyperSettings, TyperTask
+from spacy_zeroshot.tasks.linking import LinkerSettings, LinkerTask
+from spacy_zeroshot.tasks.ranking import RankerSettings, SpanRankTask
+from spacy_zeroshot.tasks.relations import RelationSettings, RelationTask, normalize_relation_labels
+from spacy_zeroshot.tasks.textcat import TextcatSettings, TextcatTask
 
 NLP = spacy.blank("en")
 LABELS = ["travel", "cooking", "sports"]
 
 
-def textcat_cfg(**overrides: Any) -> Dict[str, Any]:
+def textcat_settings(**overrides: Any) -> TextcatSettings:
     cfg = {
         "labels": LABELS,
         "descriptions": {label: label for label in LABELS},
@@ -38,7 +40,7 @@ def textcat_cfg(**overrides: Any) -> Dict[str, Any]:
         "aggregate": "max",
     }
     cfg.update(overrides)
-    return cfg
+    return TextcatSettings(**cfg)
 
 
 def entity_doc(text: str = "Apple hired Steve Jobs in Paris .") -> Doc:
@@ -47,7 +49,7 @@ def entity_doc(text: str = "Apple hired Steve Jobs in Paris .") -> Doc:
     return doc
 
 
-def typer_cfg(**overrides: Any) -> Dict[str, Any]:
+def typer_settings(**overrides: Any) -> TyperSettings:
     cfg = {
         "types": {"*": {"company": "company", "person": "person", "city": "city"}},
         "spans_key": None,
@@ -62,32 +64,32 @@ def typer_cfg(**overrides: Any) -> Dict[str, Any]:
         "on_low_confidence": "keep",
     }
     cfg.update(overrides)
-    return cfg
+    return TyperSettings(**cfg)
 
 
-LINKER_CFG: Dict[str, Any] = {
-    "spans_key": None,
-    "ent_labels": [],
-    "hypothesis_template": "{mention} is {description}.",
-    "context": "doc",
-    "window": 0,
-    "mention_markers": None,
-    "threshold": 0.0,
-    "nil": "NIL",
-}
+LINKER_SETTINGS = LinkerSettings(
+    spans_key=None,
+    ent_labels=[],
+    hypothesis_template="{mention} is {description}.",
+    context="doc",
+    window=0,
+    mention_markers=None,
+    threshold=0.0,
+    nil="NIL",
+)
 ALIASES = AliasTable(
     {"Apple": [{"id": "Q312", "name": "Apple Inc.", "description": "a company"}, {"id": "Q89", "name": "apple", "description": "a fruit"}]}
 )
 
 
-def relation_cfg() -> Dict[str, Any]:
+def relation_settings() -> RelationSettings:
     labels = normalize_relation_labels({"employs": "{subj} employs {obj}.", "located in": ["{subj} is in {obj}.", "{subj} lives in {obj}."]}, "", "rel")
-    return {"labels": labels, "threshold": 0.0, "thresholds": {}, "spans_key": None, "max_distance": 10, "context": "doc", "window": 0}
+    return RelationSettings(labels=labels, template="{subj} {label} {obj}.", threshold=0.0, thresholds={}, spans_key=None, max_distance=10, context="doc", window=0, extension="relations")
 
 
 def ranker_task() -> SpanRankTask:
-    cfg = {"hypothesis_template": "This text is about {}.", "spans_key": "cands", "top_k": None, "threshold": 0.0, "long_text": "truncate", "aggregate": "max"}
-    return SpanRankTask(cfg, "ranker", lambda doc: "cooking")
+    settings = RankerSettings(query=None, hypothesis_template="This text is about {}.", spans_key="cands", top_k=None, threshold=0.0, output_key="ranked", long_text="truncate", aggregate="max")
+    return SpanRankTask(settings, "ranker", lambda doc: "cooking")
 
 
 def ranker_doc() -> Doc:
@@ -98,10 +100,10 @@ def ranker_doc() -> Doc:
 
 def every_task() -> List[Any]:
     return [
-        (TextcatTask(textcat_cfg(), "textcat"), [NLP("I flew to Rome and ate pasta."), NLP("")]),
-        (TyperTask(typer_cfg(), "typer"), [entity_doc()]),
-        (LinkerTask(LINKER_CFG, ALIASES, "linker"), [entity_doc()]),
-        (RelationTask(relation_cfg(), "rel"), [entity_doc()]),
+        (TextcatTask(textcat_settings(), "textcat"), [NLP("I flew to Rome and ate pasta."), NLP("")]),
+        (TyperTask(typer_settings(), "typer"), [entity_doc()]),
+        (LinkerTask(LINKER_SETTINGS, ALIASES, "linker"), [entity_doc()]),
+        (RelationTask(relation_settings(), "rel"), [entity_doc()]),
         (ranker_task(), [ranker_doc()]),
     ]
 
@@ -132,7 +134,7 @@ def test_pair_tasks_empty_docs_call_no_scorer():
 def test_textcat_task_scores_are_the_pipelines_maths():
     doc = NLP("I flew to Rome and ate pasta.")
     for multi_label in (False, True):
-        task = TextcatTask(textcat_cfg(multi_label=multi_label), "textcat")
+        task = TextcatTask(textcat_settings(multi_label=multi_label), "textcat")
         [prediction] = run_task(FakeScorer(), task, [doc], task.requests([doc], FakeScorer()))
         logits = np.stack([exact_logits((doc.text, f"This example is {label}.")) for label in LABELS])
         want = multilabel_scores(logits, 0, 2) if multi_label else exclusive_scores(logits, 0)
@@ -142,7 +144,7 @@ def test_textcat_task_scores_are_the_pipelines_maths():
 
 def test_typer_task_takes_the_best_type():
     doc = entity_doc()
-    task = TyperTask(typer_cfg(), "typer")
+    task = TyperTask(typer_settings(), "typer")
     [entries] = run_task(FakeScorer(), task, [doc], task.requests([doc], FakeScorer()))
     for entry in entries:
         mention = doc[entry["start"] : entry["end"]].text
@@ -154,7 +156,7 @@ def test_typer_task_takes_the_best_type():
 
 def test_relation_task_label_is_best_template():
     doc = entity_doc()
-    task = RelationTask(relation_cfg(), "rel")
+    task = RelationTask(relation_settings(), "rel")
     [relations] = run_task(FakeScorer(), task, [doc], task.requests([doc], FakeScorer()))
     assert relations  # threshold 0: every candidate pair gets its best label
     for rel in relations:
@@ -214,12 +216,12 @@ def test_pair_tasks_gold_groups_use_the_inference_pairs():
     reference.ents = [Span(reference, 0, 1, "company"), Span(reference, 2, 4, "person")]
     reference.cats = {"travel": 1.0, "cooking": 0.0, "sports": 0.0}
     example = Example(doc, reference)
-    textcat = TextcatTask(textcat_cfg(), "textcat")
+    textcat = TextcatTask(textcat_settings(), "textcat")
     [group] = textcat.gold_groups([example], FakeScorer())
     batch = textcat.requests([reference], FakeScorer())
     assert {(p, h) for p in group.premises for option in group.options for h in option} == set(batch.pairs)
     assert group.target == 0  # 'travel', the one gold label
-    typer = TyperTask(typer_cfg(), "typer")
+    typer = TyperTask(typer_settings(), "typer")
     assert len(typer.gold_groups([example], FakeScorer())) == 2  # the two gold spans with a candidate type
     assert ranker_task().gold_groups([example], FakeScorer()) == []
 
@@ -237,3 +239,39 @@ def test_task_components_are_spacy_pipes_with_the_error_handler(make_nlp):
     nlp.set_error_handler(lambda name, proc, docs, error: failed.append((name, len(docs), str(error)[:6])))
     assert list(nlp.pipe(["Two words here", "and more"], batch_size=1)) == []
     assert failed == [("zeroshot_textcat", 1, "[E059]")] * 2
+
+
+def test_pair_tasks_calibration_adapters_return_new_settings():
+    textcat = TextcatTask(textcat_settings(multi_label=True), "textcat")
+    adapter = textcat.calibration()
+    assert isinstance(adapter, CalibrationTask) and adapter.scope == "per_label"
+    before = textcat.settings
+    after = adapter.with_thresholds(before, 0.3, {"travel": 0.7})
+    after = adapter.with_label_wording(after, "travel", "trips")
+    assert (after.threshold, after.thresholds, after.descriptions["travel"]) == (0.3, {"travel": 0.7}, "trips")
+    assert before == textcat_settings(multi_label=True)  # the old settings are untouched
+    assert TextcatTask(after, "textcat").hypotheses[0] == "This example is trips."
+    typer = TyperTask(typer_settings(), "typer").calibration()
+    assert typer.with_label_wording(typer.settings, "city", "town").types["*"] == {"company": "company", "person": "person", "city": "town"}
+    linker = LinkerTask(LINKER_SETTINGS, ALIASES, "linker").calibration()
+    opened = linker.open_thresholds(replace(LINKER_SETTINGS, threshold=0.8))
+    assert opened.threshold == 0.0 and not hasattr(opened, "thresholds") and linker.get_thresholds(opened) == (0.0, {})
+    relations = RelationTask(relation_settings(), "rel").calibration()
+    retemplated = relations.with_template(relations.settings, "{subj} has {label} {obj}.")
+    assert retemplated.template == "{subj} has {label} {obj}."
+    assert retemplated.labels["located in"]["templates"] == ["{subj} is in {obj}.", "{subj} lives in {obj}."]
+    assert ranker_task().calibration() is None
+    with pytest.raises(FrozenInstanceError):
+        before.threshold = 0.1  # type: ignore[misc]
+
+
+def test_task_components_cfg_is_their_settings_read_only(make_nlp):
+    nlp = make_nlp("zeroshot_textcat", {"labels": LABELS, "multi_label": True})
+    textcat = nlp.get_pipe("zeroshot_textcat")
+    assert isinstance(textcat.settings, TextcatSettings)
+    assert textcat.cfg == asdict(textcat.settings)
+    assert (textcat.cfg["labels"], textcat.cfg["multi_label"], textcat.cfg["threshold"]) == (LABELS, True, 0.5)
+    with pytest.raises(TypeError):
+        textcat.cfg["threshold"] = 0.9  # a stray write raises instead of being lost
+    textcat.settings = replace(textcat.settings, threshold=0.9)
+    assert textcat.cfg["threshold"] == 0.9 and textcat.threshold_for("travel") == 0.9

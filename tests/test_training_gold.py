@@ -9,7 +9,7 @@ from entity_pipelines import ALIASES, INLINE_SOURCE, build, spy_on_score
 from spacy.tokens import Span
 from spacy.training import Example
 
-from spacy_zeroshot.tasks.gold import premise_doc
+from spacy_zeroshot.tasks.context import premise_doc
 
 LABELS = ["travel", "cooking", "sports"]
 

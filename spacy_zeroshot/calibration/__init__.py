@@ -4,13 +4,16 @@
 `spacy assemble` with `[initialize.components.<name>]`) chooses the thresholds of a
 zero-shot component on gold examples, and optionally its hypothesis template and label
 wording among candidates; the choice is saved with the pipeline. See `driver.calibrate`.
+Each task says how its decisions are read and its settings tuned (its calibration adapter,
+beside its pair logic in `spacy_zeroshot.tasks`); calibration assigns the new settings.
 """
 
+from ..tasks.decisions import CalibrationTask, DecisionSet
 from .driver import DEFAULT_MIN_EXAMPLES, calibrate, calibrate_on_initialize
+from .protocol import Calibrated
 from .report import CalibrationReport
-from .search import DecisionSet, Fit, fit_thresholds
+from .search import Fit, fit_thresholds
 from .store import apply_calibration, read_calibration, write_calibration
-from .tasks import Calibrated, CalibrationTask
 
 __all__ = [
     "DEFAULT_MIN_EXAMPLES",

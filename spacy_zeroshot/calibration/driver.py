@@ -20,10 +20,11 @@ from spacy.training import Example
 from spacy.util import logger
 
 from ..errors import Errors, Warnings
+from ..tasks.decisions import CalibrationTask, DecisionSet
+from .protocol import Calibrated
 from .report import CalibrationReport
-from .search import DecisionSet, fit_thresholds, micro, prf
+from .search import fit_thresholds, micro, prf
 from .store import VERSION
-from .tasks import Calibrated, CalibrationTask
 
 DEFAULT_MIN_EXAMPLES = 10
 MEMO_PAIRS = 10_000_000
@@ -72,9 +73,9 @@ def calibrate(
     gold = [example for example in examples if task.has_gold(example)]
     if not gold:
         raise ValueError(Errors.E432.format(n=len(examples), name=component.name, what=task.gold_name))
-    slots = _wording_slots(task, templates, descriptions)
+    slots = _wording_slots(task, component.settings, templates, descriptions)
     docs = _upstream_docs(component, gold)
-    start = task.get_thresholds()
+    start = task.get_thresholds(component.settings)
     fitting = thresholds and task.scope != "none"
 
     def objective(decisions: DecisionSet) -> float:
@@ -88,13 +89,13 @@ def calibrate(
         for slot, candidates in slots:
             tried, best = [], (-1.0, 0, current)
             for i, value in enumerate(candidates):
-                _set_wording(task, slot, value)
+                component.settings = _with_wording(task, component.settings, slot, value)
                 decisions = current if i == 0 else _collect(task, component, docs, gold)
                 f = objective(decisions)
                 tried.append({"value": value, "f": f})
                 if f > best[0] + 1e-12:
                     best = (f, i, decisions)
-            _set_wording(task, slot, candidates[best[1]])
+            component.settings = _with_wording(task, component.settings, slot, candidates[best[1]])
             current = best[2]
             wording.append({"slot": slot[1] or "template", "before": candidates[0], "chosen": candidates[best[1]], "candidates": tried})
     after = current
@@ -106,7 +107,7 @@ def calibrate(
         )
         chosen, notes = (fit.threshold, fit.thresholds), dict(fit.notes)
         notes[""] = fit.global_note
-        task.set_thresholds(*chosen)
+        component.settings = task.with_thresholds(component.settings, *chosen)
         _warn(component.name, after, fit.notes, fit.threshold, min_examples)
     report = _report(component.name, task, len(gold), min_examples, before, start, after, chosen, notes, wording)
     # What an earlier calibration chose and this one did not revisit stays part of the state.
@@ -162,8 +163,14 @@ def _upstream_docs(component: Calibrated, examples: Sequence[Example]) -> List[D
 
 
 def _collect(task: CalibrationTask, component: Calibrated, docs: List[Doc], examples: Sequence[Example]) -> DecisionSet:
-    with task.open_thresholds():
+    """The component's decisions on the examples, predicted with every threshold at 0 (so that
+    every option's score is reported); its settings are restored afterwards."""
+    settings = component.settings
+    component.settings = task.open_thresholds(settings)
+    try:
         predictions = component.predict(docs)
+    finally:
+        component.settings = settings
     return task.decisions(docs, predictions, examples)
 
 
@@ -187,7 +194,10 @@ def _array(task: CalibrationTask, decisions: DecisionSet, thresholds: Thresholds
 
 
 def _wording_slots(
-    task: CalibrationTask, templates: Optional[Sequence[str]], descriptions: Optional[Mapping[str, Sequence[Any]]]
+    task: CalibrationTask,
+    settings: Any,
+    templates: Optional[Sequence[str]],
+    descriptions: Optional[Mapping[str, Sequence[Any]]],
 ) -> List[Tuple[Slot, List[Any]]]:
     """The slots to search, each with its candidates (the current value first, no repeats)."""
     slots: List[Tuple[Slot, List[Any]]] = []
@@ -196,7 +206,7 @@ def _wording_slots(
             raise ValueError(Errors.E437.format(name=task.name, value=templates))
         if task.template_key is None:
             raise ValueError(Errors.E434.format(name=task.name, what="hypothesis template"))
-        slots.append((("template", None), _unique([task.get_template()] + [task.check_template(t) for t in templates])))
+        slots.append((("template", None), _unique([task.get_template(settings)] + [task.check_template(t) for t in templates])))
     if descriptions is not None:
         if not task.label_wording:
             raise ValueError(Errors.E434.format(name=task.name, what="label descriptions"))
@@ -210,7 +220,7 @@ def _wording_slots(
                 problem = f"the candidates of {label!r} are not a non-empty list ({values!r})"
                 raise ValueError(Errors.E436.format(name=task.name, problem=problem, known=known))
             checked = [task.check_label_wording(label, value) for value in values]
-            slots.append((("label", label), _unique([task.get_label_wording(label)] + checked)))
+            slots.append((("label", label), _unique([task.get_label_wording(settings, label)] + checked)))
     return slots
 
 
@@ -222,12 +232,12 @@ def _unique(values: List[Any]) -> List[Any]:
     return result
 
 
-def _set_wording(task: CalibrationTask, slot: Slot, value: Any) -> None:
+def _with_wording(task: CalibrationTask, settings: Any, slot: Slot, value: Any) -> Any:
+    """`settings` with the wording of `slot` replaced by `value`."""
     if slot[0] == "template":
-        task.set_template(value)
-    else:
-        assert slot[1] is not None
-        task.set_label_wording(slot[1], value)
+        return task.with_template(settings, value)
+    assert slot[1] is not None
+    return task.with_label_wording(settings, slot[1], value)
 
 
 def _wording_state(wording: List[Dict[str, Any]], previous: Mapping[str, Any]) -> Dict[str, Any]:

@@ -25,132 +25,19 @@ label's F1. Otherwise (relations: a pair takes its best passing label) one label
 changes the others' counts, and the thresholds are found by coordinate ascent on micro F1.
 """
 
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Callable, Dict, Mapping, Sequence
 
 import numpy as np
 
-RULES = ("ranked", "passing")
+# The decisions live with the tasks that produce them; imported here under their old names.
+from ..tasks.decisions import RULES as RULES
+from ..tasks.decisions import DecisionSet
+from ..tasks.decisions import Item as Item
+
 SCOPES = ("per_label", "global", "none")
 MAX_CANDIDATES = 400
 MAX_ROUNDS = 5
-
-Item = Tuple[Mapping[str, float], Optional[str]]
-
-
-@dataclass
-class DecisionSet:
-    """The thresholded decisions of one component on gold examples.
-
-    labels (List[str]): The options, one column each.
-    scores (np.ndarray): (n_items, n_labels) float64, NaN where an item lacks the option.
-    gold (np.ndarray): (n_items,) column of the gold option, -1 for none.
-    rule (str): "ranked" or "passing" (see the module docstring).
-    missed (np.ndarray): (n_labels,) gold positives of each option that no item can reach.
-    missed_other (int): Gold positives of options the component cannot predict at all.
-    """
-
-    labels: List[str]
-    scores: np.ndarray
-    gold: np.ndarray
-    rule: str
-    missed: np.ndarray
-    missed_other: int = 0
-    _best: Optional[Tuple[np.ndarray, np.ndarray]] = field(default=None, repr=False)
-
-    @classmethod
-    def from_items(
-        cls,
-        items: Iterable[Item],
-        rule: str,
-        *,
-        labels: Sequence[str] = (),
-        missed: Optional[Mapping[str, int]] = None,
-        missed_other: int = 0,
-    ) -> "DecisionSet":
-        """Build from (scores {option: score}, gold option or None) per item.
-
-        labels (Sequence[str]): Options to include even if no item has them (e.g. every
-            label of the component, for the report); others are added in order of appearance.
-        missed (Optional[Mapping[str, int]]): Gold positives per option that no item reaches.
-        """
-        if rule not in RULES:
-            raise ValueError(f"rule must be one of {RULES}, got {rule!r}")
-        items = list(items)
-        index: Dict[str, int] = {}
-        for label in labels:
-            index.setdefault(label, len(index))
-        for scores, gold in items:
-            for option in scores:
-                index.setdefault(option, len(index))
-            if gold is not None:
-                index.setdefault(gold, len(index))
-        for label in missed or {}:
-            index.setdefault(label, len(index))
-        matrix = np.full((len(items), len(index)), np.nan)
-        gold_column = np.full(len(items), -1, dtype=np.int64)
-        for row, (scores, gold) in enumerate(items):
-            for option, score in scores.items():
-                matrix[row, index[option]] = float(score)
-            if gold is not None:
-                gold_column[row] = index[gold]
-        missed_counts = np.zeros(len(index), dtype=np.int64)
-        for label, n in (missed or {}).items():
-            missed_counts[index[label]] += int(n)
-        return cls(list(index), matrix, gold_column, rule, missed_counts, int(missed_other))
-
-    @property
-    def support(self) -> np.ndarray:
-        """Gold positives per option (items plus `missed`)."""
-        counts = np.bincount(self.gold[self.gold >= 0], minlength=len(self.labels))
-        return counts + self.missed
-
-    @property
-    def independent(self) -> bool:
-        """Whether each label's threshold changes only that label's counts."""
-        if self.rule == "ranked":
-            return True
-        return bool((np.sum(~np.isnan(self.scores), axis=1) <= 1).all())
-
-    def best(self) -> Tuple[np.ndarray, np.ndarray]:
-        """Per item, the column and score of its best option (-1, NaN without options).
-
-        Ties go to the first option, as Python's `max` over the component's score dict."""
-        if self._best is None:
-            filled = np.where(np.isnan(self.scores), -np.inf, self.scores)
-            column = filled.argmax(axis=1) if filled.size else np.zeros(len(filled), dtype=np.int64)
-            has = np.isfinite(filled.max(axis=1)) if filled.size else np.zeros(len(filled), dtype=bool)
-            column = np.where(has, column, -1)
-            score = np.where(has, filled.max(axis=1) if filled.size else np.nan, np.nan)
-            self._best = (column, score)
-        return self._best
-
-    def decide(self, thresholds: np.ndarray) -> np.ndarray:
-        """The option each item takes under `thresholds` (one per column); -1 for none."""
-        if self.rule == "ranked":
-            column, score = self.best()
-            limit = thresholds[np.maximum(column, 0)]
-            return np.where((column >= 0) & (score >= limit), column, -1)
-        passing = self.scores >= thresholds[None, :]  # NaN never passes
-        filled = np.where(passing, self.scores, -np.inf)
-        if not filled.size:
-            return np.full(len(filled), -1, dtype=np.int64)
-        return np.where(passing.any(axis=1), filled.argmax(axis=1), -1)
-
-    def counts(self, thresholds: np.ndarray) -> np.ndarray:
-        """(n_labels, 3) true positives, false positives, false negatives per option."""
-        return _counts(self.decide(thresholds), self.gold, len(self.labels), self.missed)
-
-    def thresholds_array(self, thresholds: Mapping[str, float], default: float) -> np.ndarray:
-        return np.array([thresholds.get(label, default) for label in self.labels], dtype=np.float64)
-
-
-def _counts(decided: np.ndarray, gold: np.ndarray, n_labels: int, missed: np.ndarray) -> np.ndarray:
-    right = (decided == gold) & (decided >= 0)
-    tp = np.bincount(decided[right], minlength=n_labels)
-    fp = np.bincount(decided[(decided >= 0) & ~right], minlength=n_labels)
-    fn = np.bincount(gold[(gold >= 0) & ~right], minlength=n_labels) + missed
-    return np.stack([tp, fp, fn], axis=1)
 
 
 def f1(tp: float, fp: float, fn: float) -> float:

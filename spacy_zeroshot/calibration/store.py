@@ -15,7 +15,7 @@ from ..errors import Errors, Warnings
 from ..validation import check_threshold
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .tasks import Calibrated
+    from .protocol import Calibrated
 
 VERSION = 1
 
@@ -37,21 +37,23 @@ def read_calibration(path: Union[str, Path]) -> Dict[str, Any]:
 
 
 def apply_calibration(component: "Calibrated", state: Dict[str, Any]) -> None:
-    """Set the saved thresholds and wording on `component` (labels it lacks: warning W431)."""
+    """Give `component` the saved thresholds and wording: new settings from its task's
+    calibration adapter, assigned to `component.settings` (labels it lacks: warning W431)."""
     task = component.calibration_task()
     if task is None:
         return
     known = set(task.labels())
     unknown: List[str] = []
     wording = state.get("wording") or {}
+    settings = component.settings
     if wording.get("template") is not None:
-        task.set_template(task.check_template(wording["template"]))
+        settings = task.with_template(settings, task.check_template(wording["template"]))
     for label, value in (wording.get("labels") or {}).items():
         if label in known:
-            task.set_label_wording(label, task.check_label_wording(label, value))
+            settings = task.with_label_wording(settings, label, task.check_label_wording(label, value))
         else:
             unknown.append(label)
-    threshold, thresholds = task.get_thresholds()
+    threshold, thresholds = task.get_thresholds(settings)
     if state.get("threshold") is not None:
         threshold = check_threshold(state["threshold"])
     for label, value in (state.get("thresholds") or {}).items():
@@ -59,7 +61,7 @@ def apply_calibration(component: "Calibrated", state: Dict[str, Any]) -> None:
             thresholds[label] = check_threshold(value)
         else:
             unknown.append(label)
-    task.set_thresholds(threshold, thresholds)
+    component.settings = task.with_thresholds(settings, threshold, thresholds)
     if unknown:
         warnings.warn(Warnings.W431.format(name=component.name, labels=sorted(set(unknown))), stacklevel=2)
     component.calibration = state

@@ -3,9 +3,24 @@ the audit trail (`save_io`) and calibration on gold examples (`initialize`, `cal
 
 import warnings
 from contextlib import contextmanager
+from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from types import MappingProxyType
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from spacy.language import Language
 from spacy.pipeline import Pipe
@@ -18,11 +33,12 @@ from .. import audit
 from ..backend import NLIBackend
 from ..errors import Errors, Warnings
 from ..tasks.base import PairTask, run_task
+from ..tasks.decisions import CalibrationTask
 from .nli import ZeroShotNLI
 from .serialization import folder_from_bytes, folder_to_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..calibration import CalibrationReport, CalibrationTask
+    from ..calibration import CalibrationReport
     from ..training import TrainGroup
 
 CALIBRATION_FILE = "calibration.json"
@@ -37,6 +53,11 @@ class ZeroShotTask(Pipe):
     Subclasses give their task's pair logic (`pair_task`) and `set_annotations` (only writes,
     idempotent); `predict` runs the one scoring loop (`tasks.base.run_task`) for every task.
 
+    Settings: `self.settings`, the task's frozen settings dataclass (e.g. `TextcatSettings`),
+    built and validated once by the subclass' `__init__` (the factory's arguments); a change
+    (calibration, `from_disk`) assigns new settings. `cfg` is the same settings as a read-only
+    mapping under the config's key names.
+
     The backend is not owned here: it is looked up on every use in the pipeline's
     'zeroshot_nli' component (`nli_component`), like a spacy-transformers listener finds its
     transformer, so all task components of a pipeline share one model.
@@ -46,9 +67,17 @@ class ZeroShotTask(Pipe):
         self._nlp = nlp
         self.name = name
         self.nli_component = nli_component
-        self.cfg: Dict[str, Any] = {}
         # Thresholds and wording chosen on gold examples (`calibrate`); saved by `to_disk`.
         self.calibration: Optional[Dict[str, Any]] = None
+
+    # The task's frozen settings dataclass; each subclass sets it in `__init__`.
+    settings: Any = None
+
+    @property
+    def cfg(self) -> Mapping[str, Any]:
+        """The settings as a read-only mapping under the config's key names
+        (`dataclasses.asdict(self.settings)`): a write raises instead of being lost."""
+        return MappingProxyType(asdict(self.settings))
 
     @property
     def nli(self) -> ZeroShotNLI:
@@ -120,7 +149,7 @@ class ZeroShotTask(Pipe):
     # shared weights once per task.
 
     def training_groups(self, examples: Sequence[Example]) -> List["TrainGroup"]:
-        """The gold decisions of `examples` (see `tasks.gold`). A task that does not learn
+        """The gold decisions of `examples` (the task's `gold_groups`). A task that does not learn
         from gold examples (e.g. 'zeroshot_span_ranker', for now) has none: its `update`
         then adds nothing."""
         return []
@@ -165,8 +194,9 @@ class ZeroShotTask(Pipe):
     # does not learn from gold examples (no warning).
     gold_description: Optional[str] = None
 
-    # Settings live in `self.cfg` and come from the pipeline config, so `spacy.load(path,
-    # config=...)` overrides apply; what calibration chose is component data (`to_disk`).
+    # Settings (`self.settings`) come from the pipeline config, so `spacy.load(path,
+    # config=...)` overrides apply; what calibration chose is component data (`to_disk`),
+    # applied to the settings again by `from_disk`.
 
     def initialize(
         self,
@@ -233,9 +263,10 @@ class ZeroShotTask(Pipe):
     def load_resources(self) -> None:
         """Read what the component needs besides the model (e.g. candidate files)."""
 
-    def calibration_task(self) -> Optional["CalibrationTask"]:
-        """How this component's decisions are calibrated (None: they are not)."""
-        return None
+    def calibration_task(self) -> Optional[CalibrationTask]:
+        """How this component's decisions are calibrated (None: they are not): its task's
+        calibration adapter, with the current settings."""
+        return self.pair_task().calibration()
 
     def upstream_docs(self, examples: Sequence[Example]) -> List[Doc]:
         """Copies of the examples' predicted docs, annotated by the components before this one

@@ -1,7 +1,7 @@
 """The `zeroshot_entity_linker` component: zero-shot disambiguation among candidate entities."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from spacy.language import Language
 from spacy.scorer import Scorer
@@ -11,17 +11,12 @@ from spacy.util import SimpleFrozenList
 
 from ..errors import Errors
 from ..tasks.candidates import CandidateSource, source_from_disk, source_to_disk
-from ..tasks.context import CONTEXTS
-from ..tasks.entities import check_markers, check_template, check_window, respan, target_spans, write_spans
-from ..tasks.linking import CANDIDATE_FIELDS, LINKER_FIELDS, LinkerTask
+from ..tasks.entities import respan, target_spans, write_spans
+from ..tasks.linking import LinkerSettings, LinkerTask
 from ..training import TrainGroup
-from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask
 from .entity_typer import entries_by_span
 from .user_strings import SettingPath, keep_exact
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..calibration import CalibrationTask
 
 LINK_SCORES_ATTR = "zeroshot_link_scores"
 if not Span.has_extension(LINK_SCORES_ATTR):
@@ -65,19 +60,18 @@ class ZeroShotEntityLinker(ZeroShotTask):
         super().__init__(nlp, name, nli_component)
         if not isinstance(candidates, CandidateSource):
             raise ValueError(Errors.E109.format(name=name, value=type(candidates).__name__))
-        if not isinstance(nil, str) or not nil:
-            raise ValueError(Errors.E111.format(value=nil, name=name))
         self.candidates = candidates
-        self.cfg = {
-            "spans_key": spans_key,
-            "ent_labels": list(ent_labels),
-            "hypothesis_template": check_template(hypothesis_template, LINKER_FIELDS, [CANDIDATE_FIELDS], name),
-            "context": check_choice("context", context, CONTEXTS, name),
-            "window": check_window(window, name),
-            "mention_markers": check_markers(mention_markers, name),
-            "threshold": check_threshold(threshold),
-            "nil": nil,
-        }
+        self.settings: LinkerSettings = LinkerSettings.from_config(
+            name,
+            spans_key=spans_key,
+            ent_labels=ent_labels,
+            hypothesis_template=hypothesis_template,
+            context=context,
+            window=window,
+            mention_markers=mention_markers,
+            threshold=threshold,
+            nil=nil,
+        )
         self.scorer = scorer
         user_settings: Dict[SettingPath, Any] = {("candidates", key): value for key, value in candidates.settings.items()}
         user_settings.update(
@@ -108,10 +102,10 @@ class ZeroShotEntityLinker(ZeroShotTask):
         return self.pair_task().gold_groups(examples, self.backend)
 
     def pair_task(self) -> LinkerTask:
-        return LinkerTask(self.cfg, self.candidates, self.name)
+        return LinkerTask(self.settings, self.candidates, self.name)
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
-        spans_key = self.cfg["spans_key"]
+        spans_key = self.settings.spans_key
         for doc, entries in zip(docs, predictions):
             if not entries:
                 continue
@@ -124,16 +118,11 @@ class ZeroShotEntityLinker(ZeroShotTask):
             for entry in entries:
                 doc[entry["start"] : entry["end"]]._.set(LINK_SCORES_ATTR, dict(entry["scores"]))
 
-    def calibration_task(self) -> "CalibrationTask":
-        from ..calibration.tasks import LinkerCalibration
-
-        return LinkerCalibration(self)
-
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Entity-linking P/R/F for `nlp.evaluate`: `nel_micro_p`, `nel_micro_r`, `nel_micro_f`."""
         if self.scorer is None:
             return {}
-        return self.scorer(examples, **{"nil": self.cfg["nil"], **kwargs})
+        return self.scorer(examples, **{"nil": self.settings.nil, **kwargs})
 
     # The candidate data travels with the pipeline, so `spacy.load` needs no original files.
 

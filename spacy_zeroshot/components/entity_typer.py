@@ -1,36 +1,16 @@
 """The `zeroshot_entity_typer` component: zero-shot (re)typing of entity spans."""
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from ..errors import Errors
-from ..tasks.context import CONTEXTS
-from ..tasks.entities import (
-    ANY_LABEL,
-    ON_LOW_CONFIDENCE,
-    PROPOSALS,
-    TYPER_FIELDS,
-    TypeLabels,
-    TyperTask,
-    check_markers,
-    check_template,
-    check_window,
-    normalize_type_labels,
-    respan,
-    target_spans,
-    write_spans,
-)
+from ..tasks.entities import TypeLabels, TyperSettings, TyperTask, respan, target_spans, type_names, write_spans
 from ..training import TrainGroup
-from ..validation import check_choice, check_threshold
 from .base import ZeroShotTask
 from .user_strings import SettingPath, keep_exact
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..calibration import CalibrationTask
 
 TYPE_SCORES_ATTR = "zeroshot_type_scores"
 if not Span.has_extension(TYPE_SCORES_ATTR):
@@ -96,24 +76,19 @@ class ZeroShotEntityTyper(ZeroShotTask):
         scorer: Optional[Callable[..., Dict[str, Any]]],
     ) -> None:
         super().__init__(nlp, name, nli_component)
-        types = normalize_type_labels(labels, name)
-        if proposals is not None:
-            check_choice("proposals", proposals, PROPOSALS, name)
-            if ANY_LABEL not in types:
-                raise ValueError(Errors.E100.format(name=name, problem="`proposals` needs one list of types for every span"))
-        self.cfg = {
-            "types": types,
-            "spans_key": spans_key,
-            "proposals": proposals,
-            "hypothesis_template": check_template(hypothesis_template, TYPER_FIELDS, [["mention"], ["label"]], name),
-            "context": check_choice("context", context, CONTEXTS, name),
-            "window": check_window(window, name),
-            "mention_markers": check_markers(mention_markers, name),
-            "multi_label": bool(multi_label),
-            "threshold": check_threshold(threshold),
-            "thresholds": {},  # per type, from calibration (`calibrate`, `initialize`)
-            "on_low_confidence": check_choice("on_low_confidence", on_low_confidence, ON_LOW_CONFIDENCE, name),
-        }
+        self.settings: TyperSettings = TyperSettings.from_config(
+            name,
+            labels=labels,
+            spans_key=spans_key,
+            proposals=proposals,
+            hypothesis_template=hypothesis_template,
+            context=context,
+            window=window,
+            mention_markers=mention_markers,
+            multi_label=multi_label,
+            threshold=threshold,
+            on_low_confidence=on_low_confidence,
+        )
         self.scorer = scorer
         user_settings: Dict[SettingPath, Any] = {
             "labels": labels,
@@ -127,13 +102,10 @@ class ZeroShotEntityTyper(ZeroShotTask):
     @property
     def labels(self) -> Tuple[str, ...]:
         """Every type this component can assign."""
-        seen: Dict[str, None] = {}
-        for types in self.cfg["types"].values():
-            seen.update(dict.fromkeys(types))
-        return tuple(seen)
+        return type_names(self.settings.types)
 
     def pair_task(self) -> TyperTask:
-        return TyperTask(self.cfg, self.name)
+        return TyperTask(self.settings, self.name)
 
     gold_description = "entity spans whose label is one of its types"
 
@@ -143,12 +115,12 @@ class ZeroShotEntityTyper(ZeroShotTask):
         return self.pair_task().gold_groups(examples, self.backend)
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
-        key = self.cfg["spans_key"]
+        key = self.settings.spans_key
         spans = (eg.reference.spans.get(key, []) if key else eg.reference.ents for eg in examples)
         return list(dict.fromkeys(span.label_ for group in spans for span in group))
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
-        spans_key = self.cfg["spans_key"]
+        spans_key = self.settings.spans_key
         for doc, entries in zip(docs, predictions):
             if not entries:
                 continue
@@ -172,14 +144,9 @@ class ZeroShotEntityTyper(ZeroShotTask):
                 if entry["keep"]:
                     doc[entry["start"] : entry["end"]]._.set(TYPE_SCORES_ATTR, dict(entry["scores"]))
 
-    def calibration_task(self) -> "CalibrationTask":
-        from ..calibration.tasks import TyperCalibration
-
-        return TyperCalibration(self)
-
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Span P/R/F per type for `nlp.evaluate` (`ents_*`, or `spans_{key}_*`)."""
         if self.scorer is None:
             return {}
-        settings = {"spans_key": self.cfg["spans_key"], **kwargs}
-        return self.scorer(examples, **settings)
+        args = {"spans_key": self.settings.spans_key, **kwargs}
+        return self.scorer(examples, **args)

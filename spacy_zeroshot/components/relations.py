@@ -1,29 +1,23 @@
 """The `zeroshot_relation_extractor` component: relations between entity pairs in `doc._.relations`."""
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from ..errors import Errors
-from ..tasks.context import CONTEXTS
 from ..tasks.relations import (
     CandidatePair,
     RelationLabel,
+    RelationSettings,
     RelationSpans,
     RelationTask,
-    normalize_relation_labels,
     relation_spans,
 )
 from ..training import TrainGroup
-from ..training.negatives import check_negative_settings, sample_negatives
-from ..validation import check_choice, check_threshold
+from ..training.negatives import sample_negatives
 from .base import ZeroShotTask
 from .user_strings import SettingPath, keep_exact
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..calibration import CalibrationTask
 
 DEFAULT_EXTENSION = "relations"
 
@@ -69,30 +63,21 @@ class ZeroShotRelationExtractor(ZeroShotTask):
         hard_negatives: bool = False,
     ) -> None:
         super().__init__(nlp, name, nli_component)
-        settings = normalize_relation_labels(labels, template, name)
-        unknown = sorted(set(thresholds or {}) - set(settings))
-        if unknown:
-            raise ValueError(Errors.E152.format(labels=unknown, name=name, known=list(settings)))
-        for key, value in (("max_distance", max_distance), ("window", window)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValueError(Errors.E153.format(key=key, name=name, value=value))
-        if not isinstance(extension, str) or not extension.isidentifier():
-            raise ValueError(Errors.E155.format(name=name, value=extension))
-        check_negative_settings(negatives_per_positive, no_relation_sample, hard_negatives, name)
-        self.cfg = {
-            "labels": settings,
-            "template": template,
-            "threshold": check_threshold(threshold),
-            "thresholds": {label: check_threshold(value) for label, value in (thresholds or {}).items()},
-            "spans_key": spans_key,
-            "max_distance": max_distance,
-            "context": check_choice("context", context, CONTEXTS, name),
-            "window": window,
-            "extension": extension,
-            "negatives_per_positive": negatives_per_positive,
-            "no_relation_sample": float(no_relation_sample),
-            "hard_negatives": hard_negatives,
-        }
+        self.settings: RelationSettings = RelationSettings.from_config(
+            name,
+            labels=labels,
+            template=template,
+            threshold=threshold,
+            thresholds=thresholds,
+            spans_key=spans_key,
+            max_distance=max_distance,
+            context=context,
+            window=window,
+            extension=extension,
+            negatives_per_positive=negatives_per_positive,
+            no_relation_sample=no_relation_sample,
+            hard_negatives=hard_negatives,
+        )
         self.scorer = scorer
         ensure_extension(extension)
         user_settings: Dict[SettingPath, Any] = {
@@ -107,14 +92,14 @@ class ZeroShotRelationExtractor(ZeroShotTask):
 
     @property
     def labels(self) -> Tuple[str, ...]:
-        return tuple(self.cfg["labels"])
+        return tuple(self.settings.labels)
 
     @property
     def relation_labels(self) -> List[RelationLabel]:
-        return [RelationLabel.from_settings(label, s) for label, s in self.cfg["labels"].items()]
+        return [RelationLabel.from_settings(label, s) for label, s in self.settings.labels.items()]
 
     def pair_task(self) -> RelationTask:
-        return RelationTask(self.cfg, self.name)
+        return RelationTask(self.settings, self.name)
 
     def get_spans(self, doc: Doc) -> List[Span]:
         """The candidate mentions of a doc: `doc.ents`, or `doc.spans[spans_key]` (none if absent)."""
@@ -126,42 +111,37 @@ class ZeroShotRelationExtractor(ZeroShotTask):
 
     @property
     def gold_description(self) -> str:  # type: ignore[override]
-        return f"gold relations in `doc._.{self.cfg['extension']}`"
+        return f"gold relations in `doc._.{self.settings.extension}`"
 
     def training_groups(self, examples: Sequence[Example]) -> List[TrainGroup]:
         """Per candidate pair of a doc with gold relations: the gold relation entailed, the
         pair's other allowed relations (all of them for an unrelated pair) not; negatives
         sampled anew at each call (`training.negatives.sample_negatives`)."""
         groups = self.pair_task().gold_groups(examples, self.backend)
-        cfg = self.cfg
-        k, share, hard = cfg["negatives_per_positive"], cfg["no_relation_sample"], cfg["hard_negatives"]
+        settings = self.settings
+        k, share, hard = settings.negatives_per_positive, settings.no_relation_sample, settings.hard_negatives
         return sample_negatives(groups, negatives_per_positive=k, no_relation_sample=share, hard_negatives=hard)
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
-        extension = self.cfg["extension"]
+        extension = self.settings.extension
         ensure_extension(extension)
         relations = (eg.reference._.get(extension) or [] for eg in examples)
         return list(dict.fromkeys(str(r.get("label")) for group in relations for r in group if isinstance(r, dict)))
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[List[Dict[str, Any]]]) -> None:
-        extension = self.cfg["extension"]
+        extension = self.settings.extension
         ensure_extension(extension)
         for doc, relations in zip(docs, predictions):
             doc._.set(extension, [dict(rel, scores=dict(rel["scores"])) for rel in relations])
 
     def spans(self, doc: Doc) -> List[RelationSpans]:
         """The doc's relations with head and tail as `Span` objects."""
-        return relation_spans(doc, self.cfg["extension"])
-
-    def calibration_task(self) -> "CalibrationTask":
-        from ..calibration.tasks import RelationCalibration
-
-        return RelationCalibration(self)
+        return relation_spans(doc, self.settings.extension)
 
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Relation scores for `nlp.evaluate`: `rel_micro_p`, `rel_micro_r`, `rel_micro_f`, `rel_per_type`."""
         if self.scorer is None:
             return {}
-        settings: Dict[str, Any] = {"extension": self.cfg["extension"], "labels": self.labels}
-        settings.update(kwargs)
-        return self.scorer(examples, **settings)
+        args: Dict[str, Any] = {"extension": self.settings.extension, "labels": self.labels}
+        args.update(kwargs)
+        return self.scorer(examples, **args)

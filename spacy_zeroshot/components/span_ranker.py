@@ -1,5 +1,6 @@
 """The `zeroshot_span_ranker` component: rank a doc's sentences (or a span group) against a query."""
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
@@ -11,18 +12,16 @@ from spacy.training import Example
 from spacy.util import SimpleFrozenList
 
 from ..errors import Errors
-from ..tasks.classification import AGGREGATE
 from ..tasks.ranking import (
-    LONG_TEXT,
+    RankerSettings,
     SpanRankTask,
     candidate_spans,
     check_query,
-    check_top_k,
     ndcg,
     ranked_order,
     reciprocal_rank,
 )
-from ..validation import check_choice, check_positional_template, check_threshold
+from ..validation import check_positional_template
 from .base import ZeroShotTask
 from .user_strings import keep_exact
 
@@ -110,21 +109,17 @@ class ZeroShotSpanRanker(ZeroShotTask):
         scorer: Optional[Callable[..., Dict[str, Any]]],
     ) -> None:
         super().__init__(nlp, name, nli_component)
-        if query is not None:
-            check_query(query, f" (the `query` of '{name}')")
-        for key, value, optional in (("spans_key", spans_key, True), ("output_key", output_key, False)):
-            if not (isinstance(value, str) and value) and not (optional and value is None):
-                raise ValueError(Errors.E407.format(key=key, name=name, value=value))
-        self.cfg = {
-            "query": query,
-            "hypothesis_template": check_positional_template(hypothesis_template),
-            "spans_key": spans_key,
-            "top_k": check_top_k(top_k),
-            "threshold": check_threshold(threshold),
-            "output_key": output_key,
-            "long_text": check_choice("long_text", long_text, LONG_TEXT, name),
-            "aggregate": check_choice("aggregate", aggregate, AGGREGATE, name),
-        }
+        self.settings: RankerSettings = RankerSettings.from_config(
+            name,
+            query=query,
+            hypothesis_template=hypothesis_template,
+            spans_key=spans_key,
+            top_k=top_k,
+            threshold=threshold,
+            output_key=output_key,
+            long_text=long_text,
+            aggregate=aggregate,
+        )
         self.scorer = scorer
         keep_exact(
             nlp,
@@ -143,15 +138,15 @@ class ZeroShotSpanRanker(ZeroShotTask):
         own = doc._.get(QUERY_ATTR)
         if own is not None:
             return check_query(own, " in `doc._.zeroshot_query`")
-        if self.cfg["query"] is None:
+        if self.settings.query is None:
             raise ValueError(Errors.E404.format(name=self.name))
-        return self.cfg["query"]
+        return self.settings.query
 
     def pair_task(self) -> SpanRankTask:
-        return SpanRankTask(self.cfg, self.name, self.query_for)
+        return SpanRankTask(self.settings, self.name, self.query_for)
 
     def set_annotations(self, docs: Iterable[Doc], predictions: List[Dict[str, Any]]) -> None:
-        output_key = self.cfg["output_key"]
+        output_key = self.settings.output_key
         for doc, prediction in zip(docs, predictions):
             entries = prediction["spans"]
             for entry in entries:
@@ -167,9 +162,9 @@ class ZeroShotSpanRanker(ZeroShotTask):
         `score_span_ranking`)."""
         if self.scorer is None:
             return {}
-        settings = {"spans_key": self.cfg["spans_key"], "output_key": self.cfg["output_key"], "name": self.name}
-        settings.update(kwargs)
-        return self.scorer(examples, **settings)
+        args = {"spans_key": self.settings.spans_key, "output_key": self.settings.output_key, "name": self.name}
+        args.update(kwargs)
+        return self.scorer(examples, **args)
 
     # The query and template reach config.cfg exactly through `keep_exact` (literal blocks),
     # so the component saves no strings of its own. Folders saved by earlier versions held them
@@ -184,5 +179,6 @@ class ZeroShotSpanRanker(ZeroShotTask):
         return self
 
     def _restore(self, strings: Dict[str, Any]) -> None:
-        self.cfg["query"] = None if strings.get("query") is None else check_query(strings["query"])
-        self.cfg["hypothesis_template"] = check_positional_template(strings["hypothesis_template"])
+        query = None if strings.get("query") is None else check_query(strings["query"])
+        template = check_positional_template(strings["hypothesis_template"])
+        self.settings = replace(self.settings, query=query, hypothesis_template=template)

@@ -1,7 +1,7 @@
 """The `zeroshot_textcat` component: zero-shot text classification into `doc.cats`."""
 
 import warnings
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.scorer import Scorer
@@ -9,15 +9,11 @@ from spacy.tokens import Doc
 from spacy.training import Example
 
 from ..errors import Warnings
-from ..tasks.classification import AGGREGATE, LONG_TEXT
-from ..tasks.textcat import TextcatTask
+from ..tasks.textcat import TextcatSettings, TextcatTask
 from ..training import TrainGroup
-from ..validation import Labels, check_choice, check_positional_template, check_threshold, normalize_labels
+from ..validation import Labels
 from .base import ZeroShotTask, docs_as_list
 from .user_strings import keep_exact
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ..calibration import CalibrationTask
 
 TRUNCATED_ATTR = "zeroshot_truncated"
 if not Doc.has_extension(TRUNCATED_ATTR):
@@ -91,17 +87,15 @@ class ZeroShotTextCategorizer(ZeroShotTask):
         scorer: Optional[Callable[..., Dict[str, Any]]],
     ) -> None:
         super().__init__(nlp, name, nli_component)
-        descriptions = normalize_labels(labels, name)
-        self.cfg = {
-            "labels": list(descriptions),
-            "descriptions": descriptions,
-            "hypothesis_template": check_positional_template(hypothesis_template),
-            "multi_label": bool(multi_label),
-            "threshold": check_threshold(threshold),
-            "thresholds": {},  # per label, from calibration (`calibrate`, `initialize`)
-            "long_text": check_choice("long_text", long_text, LONG_TEXT, name),
-            "aggregate": check_choice("aggregate", aggregate, AGGREGATE, name),
-        }
+        self.settings: TextcatSettings = TextcatSettings.from_config(
+            name,
+            labels=labels,
+            hypothesis_template=hypothesis_template,
+            multi_label=multi_label,
+            threshold=threshold,
+            long_text=long_text,
+            aggregate=aggregate,
+        )
         self.scorer = scorer
         keep_exact(
             nlp, name, {"labels": labels, "hypothesis_template": hypothesis_template, "nli_component": nli_component}
@@ -109,28 +103,28 @@ class ZeroShotTextCategorizer(ZeroShotTask):
 
     @property
     def labels(self) -> Tuple[str, ...]:
-        return tuple(self.cfg["labels"])
+        return tuple(self.settings.labels)
 
     def threshold_for(self, label: str) -> float:
         """The multi-label decision threshold of `label` (calibrated, else `threshold`)."""
-        return float(self.cfg["thresholds"].get(label, self.cfg["threshold"]))
+        return float(self.settings.thresholds.get(label, self.settings.threshold))
 
     def decided_labels(self, doc: Doc) -> List[str]:
         """The labels `doc` is given: in multi-label mode every label whose score reaches its
         threshold (`threshold_for`), else the best label (none for an empty doc)."""
         cats = {label: doc.cats[label] for label in self.labels if label in doc.cats}
-        if self.cfg["multi_label"]:
+        if self.settings.multi_label:
             return [label for label, score in cats.items() if score >= self.threshold_for(label)]
         best = max(cats, key=lambda label: cats[label], default=None)
         return [] if best is None or cats[best] <= 0.0 else [best]
 
     @property
     def hypotheses(self) -> List[str]:
-        template = self.cfg["hypothesis_template"]
-        return [template.format(self.cfg["descriptions"][label]) for label in self.labels]
+        template = self.settings.hypothesis_template
+        return [template.format(self.settings.descriptions[label]) for label in self.labels]
 
     def pair_task(self) -> TextcatTask:
-        return TextcatTask(self.cfg, self.name)
+        return TextcatTask(self.settings, self.name)
 
     def predict(self, docs: Iterable[Doc]) -> List[Dict[str, Any]]:
         """Score the docs; returns per doc {"cats": {label: score}, "truncated": bool}."""
@@ -162,21 +156,16 @@ class ZeroShotTextCategorizer(ZeroShotTask):
             doc.cats.update(prediction["cats"])
             doc._.set(TRUNCATED_ATTR, prediction["truncated"])
 
-    def calibration_task(self) -> "CalibrationTask":
-        from ..calibration.tasks import TextcatCalibration
-
-        return TextcatCalibration(self)
-
     def score(self, examples: Iterable[Example], **kwargs: Any) -> Dict[str, Any]:
         """Text classification scores for `nlp.evaluate`: `cats_score`, `cats_micro_f`, ..."""
         if self.scorer is None:
             return {}
-        multi_label = self.cfg["multi_label"]
+        multi_label = self.settings.multi_label
         # Exclusive mode decides by argmax alone: a winning label with a score below 0.5 still counts.
-        threshold = self.cfg["threshold"] if multi_label else 0.0
-        settings = {"labels": self.labels, "multi_label": multi_label, "threshold": threshold}
-        if multi_label and self.cfg["thresholds"]:
-            settings["thresholds"] = dict(self.cfg["thresholds"])
-        settings.update(kwargs)
-        return self.scorer(examples, **settings)
+        threshold = self.settings.threshold if multi_label else 0.0
+        args = {"labels": self.labels, "multi_label": multi_label, "threshold": threshold}
+        if multi_label and self.settings.thresholds:
+            args["thresholds"] = dict(self.settings.thresholds)
+        args.update(kwargs)
+        return self.scorer(examples, **args)
 

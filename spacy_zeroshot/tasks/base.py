@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import audit
 from ..maths import candidate_scores, is_close_call, log_odds, multilabel_scores
+from .decisions import CalibrationTask
 
 Pair = Tuple[str, str]
 Rows = Tuple[int, int]  # [start, end) rows of a batch's pairs (and logits)
@@ -135,6 +136,8 @@ class PairTask(OptionScores, Protocol):
         records).
     gold_groups: gold examples -> `training.TrainGroup`s, with the premises and hypotheses
         of inference.
+    calibration: the task's calibration adapter (`decisions.CalibrationTask`: its decisions
+        on gold examples, the thresholds and wording it may tune), or None.
     """
 
     def requests(self, docs: Sequence[Any], tokens: Tokens) -> PairBatch: ...
@@ -144,6 +147,8 @@ class PairTask(OptionScores, Protocol):
     def explain(self, docs: Sequence[Any], batch: PairBatch, logits: Logits, predictions: Sequence[Any]) -> Iterable[Explained]: ...
 
     def gold_groups(self, examples: Sequence[Any], tokens: Tokens) -> List[Any]: ...
+
+    def calibration(self) -> Optional[CalibrationTask]: ...
 
 
 NO_LOGITS = Logits(np.zeros((0, 0)))

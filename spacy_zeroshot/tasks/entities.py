@@ -1,220 +1,77 @@
-"""Span-level zero-shot decisions: premises around mentions, pooled scoring, entity typing.
+"""The `zeroshot_entity_typer` task: zero-shot (re)typing of entity spans.
 
-Both span components (typing and linking) turn every mention of a minibatch into a
-`SpanQuery` (premise + one hypothesis per option) and score all of them with ONE call to the
-backend, so pairs from all spans of all docs share the scheduler's batches.
+The task as one unit: its settings (`TyperSettings`, validated once when the component is
+built), its pair logic (`TyperTask`: each span against "{mention} is a {label}." per
+candidate type, on the span queries of `tasks.spans`), its gold groups for fine-tuning, and its
+calibration adapter (`TyperCalibration`). The span helpers of `tasks.spans` are importable from
+here too.
 """
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 
-import numpy as np
-from spacy.tokens import Doc, Span, SpanGroup
+from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from .. import audit
 from ..errors import Errors
-from ..scheduler import row_ranges
 from ..training.groups import TrainGroup, make_group
-from ..validation import Labels, normalize_labels, template_fields
-from .base import Explained, Logits, PairBatch, run_task
-from .context import context_span
-from .gold import premise_doc
+from ..validation import Labels, check_choice, check_threshold, normalize_labels
+from .base import run_task
+from .context import CONTEXTS, premise_doc
+from .decisions import CalibrationTask, DecisionSet, Item, check_description
+from .spans import (
+    CharSpan,
+    SpanQueries,
+    SpanQuery,
+    SpanState,
+    check_markers,
+    check_template,
+    check_window,
+    gold_spans,
+    has_spans,
+    mention_premise,
+    premise_reference,
+    respan,
+    target_spans,
+    write_spans,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
+
+__all__ = [
+    "ANY_LABEL",
+    "ON_LOW_CONFIDENCE",
+    "PROPOSALS",
+    "TYPER_FIELDS",
+    "SpanQueries",
+    "SpanQuery",
+    "SpanState",
+    "TypeLabels",
+    "TyperCalibration",
+    "TyperSettings",
+    "TyperTask",
+    "check_markers",
+    "check_template",
+    "check_window",
+    "mention_premise",
+    "normalize_type_labels",
+    "premise_reference",
+    "proposal_spans",
+    "respan",
+    "target_spans",
+    "type_decision",
+    "type_names",
+    "type_spans",
+    "types_for",
+    "write_spans",
+]
 
 ON_LOW_CONFIDENCE = ("keep", "drop")
 PROPOSALS = ("noun_chunks",)
 ANY_LABEL = "*"
 TYPER_FIELDS = ("mention", "label")
-
-
-@dataclass
-class SpanQuery:
-    """One mention to decide: its premise and one hypothesis per option (type or candidate).
-
-    """
-
-    premise: str
-    options: List[str]
-    hypotheses: List[str]
-
-
-@dataclass
-class SpanState:
-    """A span task's batch bookkeeping: per doc its plain entries and spans, and one query per entry."""
-
-    entries: List[List[Dict[str, Any]]]
-    spans: List[List[Span]]
-    queries: List[SpanQuery]
-
-
-class SpanQueries:
-    """The pair logic shared by the span tasks (typing, linking): one query per mention (its
-    premise against one hypothesis per option), one decision per query; the best option wins.
-
-    Subclasses say which mentions of a doc to query (`mentions`), the threshold of each option
-    (`threshold_of`; None: no threshold) and what a query's scores decide (`decide_entry`).
-    """
-
-    multi_label = False
-    name = ""
-    context = "sentence"
-    window = 0
-    mention_markers: Optional[Sequence[str]] = None
-
-    def mentions(self, doc: Doc) -> Iterable[Tuple[Span, Dict[str, Any], SpanQuery]]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def threshold_of(self, option: str) -> Optional[float]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def decide_entry(self, entry: Dict[str, Any], scores: Dict[str, float]) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def requests(self, docs: Sequence[Doc], tokens: Any = None) -> PairBatch:
-        state = SpanState([], [], [])
-        for doc in docs:
-            found = list(self.mentions(doc))
-            state.entries.append([entry for _, entry, _ in found])
-            state.spans.append([span for span, _, _ in found])
-            state.queries.extend(query for _, _, query in found)
-        limits: List[Optional[List[float]]] = []
-        for query in state.queries:
-            own = [self.threshold_of(option) for option in query.options]
-            limits.append(None if any(t is None for t in own) else [float(t) for t in own if t is not None])
-        return PairBatch(
-            pairs=[(q.premise, h) for q in state.queries for h in q.hypotheses],
-            rows=row_ranges([len(q.hypotheses) for q in state.queries]),
-            thresholds=limits,
-            ranked=True,
-            state=state,
-        )
-
-    def option_scores(self, batch: PairBatch, logits: Logits) -> List[np.ndarray]:
-        if not batch.pairs:
-            return [np.zeros(0) for _ in batch.rows]
-        return [logits.candidates(rows, self.multi_label) for rows in batch.rows]
-
-    def decide(self, docs: Sequence[Doc], batch: PairBatch, logits: Logits) -> List[List[Dict[str, Any]]]:
-        """Per doc, its entries (plain dicts) with the option scores and decision added."""
-        state: SpanState = batch.state
-        all_scores = iter(self.option_scores(batch, logits))
-        queries = iter(state.queries)
-        result = []
-        for doc_entries in state.entries:
-            decided = []
-            for entry in doc_entries:
-                query, row = next(queries), next(all_scores)
-                entry = dict(entry)
-                self.decide_entry(entry, {option: float(s) for option, s in zip(query.options, row)})
-                decided.append(entry)
-            result.append(decided)
-        return result
-
-    def explain(
-        self, docs: Sequence[Doc], batch: PairBatch, logits: Logits, predictions: Sequence[Sequence[Dict[str, Any]]]
-    ) -> Iterable[Explained]:
-        """One decision per option of every queried mention."""
-        state: SpanState = batch.state
-        queries, rows = iter(state.queries), iter(batch.rows)
-        for doc_index, (doc, spans, entries) in enumerate(zip(docs, state.spans, predictions)):
-            for span, entry in zip(spans, entries):
-                query, (start, _) = next(queries), next(rows)
-                if not query.options:
-                    continue
-                premise = premise_reference(doc, span, self.context, self.window, self.mention_markers, query.premise, self.name)
-                target = audit.span_target(entry["start"], entry["end"])
-                for k, option in enumerate(query.options):
-                    yield Explained(doc_index, target, option, entry["scores"][option], [(premise, start + k)], self.threshold_of(option))
-
-
-def check_markers(markers: Optional[Sequence[str]], name: str) -> Optional[List[str]]:
-    if markers is None:
-        return None
-    if isinstance(markers, str) or len(markers) != 2 or not all(isinstance(m, str) for m in markers):
-        raise ValueError(Errors.E103.format(value=markers, name=name))
-    return list(markers)
-
-
-def check_window(window: int, name: str) -> int:
-    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
-        raise ValueError(Errors.E104.format(value=window, name=name))
-    return window
-
-
-def check_template(template: str, allowed: Sequence[str], required: Sequence[Sequence[str]], name: str) -> str:
-    """A hypothesis template whose fields are among `allowed` and that has, for each group
-    of `required`, at least one of its fields."""
-    fields = template_fields(template) if isinstance(template, str) else ["<not a string>"]
-    unknown = [f for f in fields if f not in allowed]
-    missing = [" or ".join("{%s}" % f for f in group) for group in required if not set(group) & set(fields)]
-    if unknown or missing:
-        raise ValueError(
-            Errors.E101.format(
-                template=template,
-                name=name,
-                allowed=", ".join("{%s}" % f for f in allowed),
-                problem=f"unknown field(s) {unknown}" if unknown else f"missing {', '.join(missing)}",
-            )
-        )
-    return template
-
-
-def mention_premise(
-    doc: Doc, span: Span, context: str, window: int, markers: Optional[Sequence[str]], name: str
-) -> str:
-    """The text around `span` that its hypotheses are checked against, with the mention
-    wrapped in `markers` when given."""
-    around = context_span(doc, span.start, span.end, context, window, name)
-    text = around.text
-    if not markers:
-        return text
-    start = span.start_char - around.start_char
-    end = span.end_char - around.start_char
-    return f"{text[:start]}{markers[0]}{text[start:end]}{markers[1]}{text[end:]}"
-
-
-def premise_reference(
-    doc: Doc, span: Span, context: str, window: int, markers: Optional[Sequence[str]], premise: str, name: str
-) -> audit.Premise:
-    """How the audit trail stores a mention's premise: its character offsets in the doc, or
-    its text when mention markers make it differ from the doc."""
-    if markers:
-        return premise
-    around = context_span(doc, span.start, span.end, context, window, name)
-    return [around.start_char, around.end_char]
-
-
-def target_spans(doc: Doc, spans_key: Optional[str]) -> List[Span]:
-    """The spans a component reads: `doc.ents`, or `doc.spans[spans_key]` (none if absent)."""
-    if spans_key is None:
-        return list(doc.ents)
-    return list(doc.spans[spans_key]) if spans_key in doc.spans else []
-
-
-def write_spans(doc: Doc, spans_key: Optional[str], spans: Iterable[Span]) -> None:
-    """Replace `doc.ents` or the span group with `spans` (group attrs are kept)."""
-    spans = list(spans)
-    if spans_key is None:
-        doc.ents = spans
-        return
-    attrs = dict(doc.spans[spans_key].attrs) if spans_key in doc.spans else {}
-    doc.spans[spans_key] = SpanGroup(doc, name=spans_key, attrs=attrs, spans=spans)
-
-
-def respan(span: Span, label: Optional[str] = None, kb_id: Optional[str] = None) -> Span:
-    """A copy of `span` with a new label and/or kb_id (everything else kept)."""
-    return Span(
-        span.doc,
-        span.start,
-        span.end,
-        label=span.label_ if label is None else label,
-        kb_id=span.kb_id_ if kb_id is None else kb_id,
-        span_id=span.id_,
-    )
-
 
 # Typing ------------------------------------------------------------------------------
 
@@ -279,37 +136,107 @@ def _type_options(label: str, types: Mapping[str, Mapping[str, str]]) -> Optiona
     return next((options for options in types.values() if label in options), None)
 
 
+def type_names(types: Mapping[str, Mapping[str, str]]) -> Tuple[str, ...]:
+    """Every type of the candidate sets, in order, once."""
+    seen: Dict[str, None] = {}
+    for options in types.values():
+        seen.update(dict.fromkeys(options))
+    return tuple(seen)
+
+
+@dataclass(frozen=True)
+class TyperSettings:
+    """The settings of a `zeroshot_entity_typer` component (its `cfg`, read-only).
+
+    types (Dict[str, Dict[str, str]]): Per span label ("*": every span), type -> the text its
+        hypothesis names.
+    spans_key (Optional[str]): The span group to type (None: `doc.ents`).
+    proposals (Optional[str]): "noun_chunks": type noun chunks as new spans too.
+    hypothesis_template (str): With `{mention}` and `{label}`.
+    context, window, mention_markers: The premise around a mention (`tasks.spans`).
+    multi_label (bool): Independent scores per type instead of a softmax across types.
+    threshold (float): The best type becomes the label at or above this (else its own threshold).
+    thresholds (Dict[str, float]): Per type, a threshold chosen by calibration.
+    on_low_confidence (str): "keep" or "drop" a span whose best type is below its threshold.
+    """
+
+    types: Dict[str, Dict[str, str]]
+    spans_key: Optional[str]
+    proposals: Optional[str]
+    hypothesis_template: str
+    context: str
+    window: int
+    mention_markers: Optional[List[str]]
+    multi_label: bool
+    threshold: float
+    thresholds: Dict[str, float] = field(default_factory=dict)
+    on_low_confidence: str = "keep"
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        *,
+        labels: TypeLabels,
+        spans_key: Optional[str],
+        proposals: Optional[str],
+        hypothesis_template: str,
+        context: str,
+        window: int,
+        mention_markers: Optional[List[str]],
+        multi_label: bool,
+        threshold: float,
+        on_low_confidence: str,
+    ) -> "TyperSettings":
+        """The settings of the component `name`, validated (the factory's arguments)."""
+        types = normalize_type_labels(labels, name)
+        if proposals is not None:
+            check_choice("proposals", proposals, PROPOSALS, name)
+            if ANY_LABEL not in types:
+                raise ValueError(Errors.E100.format(name=name, problem="`proposals` needs one list of types for every span"))
+        return cls(
+            types=types,
+            spans_key=spans_key,
+            proposals=proposals,
+            hypothesis_template=check_template(hypothesis_template, TYPER_FIELDS, [["mention"], ["label"]], name),
+            context=check_choice("context", context, CONTEXTS, name),
+            window=check_window(window, name),
+            mention_markers=check_markers(mention_markers, name),
+            multi_label=bool(multi_label),
+            threshold=check_threshold(threshold),
+            thresholds={},  # per type, from calibration (`calibrate`, `initialize`)
+            on_low_confidence=check_choice("on_low_confidence", on_low_confidence, ON_LOW_CONFIDENCE, name),
+        )
+
+
 class TyperTask(SpanQueries):
     """Entity typing: each span whose label has candidate types (and, with `proposals`, each
     noun chunk) against "{mention} is a {label}."; the best type at or above its threshold
     becomes the span's label.
 
-    cfg (Mapping[str, Any]): The component's settings ("types", "spans_key", "proposals",
-        "hypothesis_template", "context", "window", "mention_markers", "multi_label",
-        "threshold", "thresholds", "on_low_confidence").
+    settings (TyperSettings): The component's settings.
     name (str): The component name, for error messages.
     """
 
-    def __init__(self, cfg: Mapping[str, Any], name: str) -> None:
-        self.cfg = cfg
+    def __init__(self, settings: TyperSettings, name: str) -> None:
+        self.settings = settings
         self.name = name
-        self.types: Mapping[str, Mapping[str, str]] = cfg["types"]
-        self.multi_label = bool(cfg["multi_label"])
-        self.context, self.window, self.mention_markers = cfg["context"], cfg["window"], cfg["mention_markers"]
-        self.threshold = float(cfg["threshold"])
-        self.thresholds: Mapping[str, float] = cfg.get("thresholds") or {}
+        self.types: Mapping[str, Mapping[str, str]] = settings.types
+        self.multi_label = settings.multi_label
+        self.context, self.window, self.mention_markers = settings.context, settings.window, settings.mention_markers
+        self.threshold = float(settings.threshold)
+        self.thresholds: Mapping[str, float] = settings.thresholds
 
     def threshold_of(self, option: str) -> float:
         return float(self.thresholds.get(option, self.threshold))
 
     def mentions(self, doc: Doc) -> Iterable[Tuple[Span, Dict[str, Any], SpanQuery]]:
-        cfg = self.cfg
-        existing = target_spans(doc, cfg["spans_key"])
+        existing = target_spans(doc, self.settings.spans_key)
         spans = [(span, False) for span in existing]
-        if cfg["proposals"] is not None and ANY_LABEL in self.types:
+        if self.settings.proposals is not None and ANY_LABEL in self.types:
             taken = {(s.start, s.end) for s in existing}
-            covered = {i for s in existing for i in range(s.start, s.end)} if cfg["spans_key"] is None else set()
-            for span in proposal_spans(doc, cfg["proposals"], self.name):
+            covered = {i for s in existing for i in range(s.start, s.end)} if self.settings.spans_key is None else set()
+            for span in proposal_spans(doc, self.settings.proposals, self.name):
                 if (span.start, span.end) in taken or covered.intersection(range(span.start, span.end)):
                     continue
                 spans.append((span, True))
@@ -318,7 +245,7 @@ class TyperTask(SpanQueries):
             if options is None:
                 continue
             premise = mention_premise(doc, span, self.context, self.window, self.mention_markers, self.name)
-            template = cfg["hypothesis_template"]
+            template = self.settings.hypothesis_template
             hypotheses = [template.format(mention=span.text, label=text) for text in options.values()]
             entry = {"start": span.start, "end": span.end, "label": span.label_, "proposed": proposed}
             yield span, entry, SpanQuery(premise, list(options), hypotheses)
@@ -327,10 +254,9 @@ class TyperTask(SpanQueries):
         """One group per gold span (in `reference.ents` or `reference.spans[spans_key]`) whose
         label is one of the candidate types: gold type vs the other types, with the premise
         and hypotheses of inference."""
-        cfg = self.cfg
         groups = []
         for example in examples:
-            spans = target_spans(example.reference, cfg["spans_key"])
+            spans = target_spans(example.reference, self.settings.spans_key)
             if not spans:
                 continue
             doc = premise_doc(example, self.context == "sentence", self.name)
@@ -341,7 +267,7 @@ class TyperTask(SpanQueries):
                 names = list(options)
                 mention = doc[span.start : span.end]
                 premise = mention_premise(doc, mention, self.context, self.window, self.mention_markers, self.name)
-                template = cfg["hypothesis_template"]
+                template = self.settings.hypothesis_template
                 hyps = [[template.format(mention=mention.text, label=text)] for text in options.values()]
                 gold = names.index(span.label_)
                 targets = [1.0 if i == gold else 0.0 for i in range(len(names))]
@@ -351,19 +277,70 @@ class TyperTask(SpanQueries):
         return groups
 
     def decide_entry(self, entry: Dict[str, Any], scores: Dict[str, float]) -> None:
-        on_low = "drop" if entry["proposed"] else self.cfg["on_low_confidence"]
+        on_low = "drop" if entry["proposed"] else self.settings.on_low_confidence
         chosen, keep = type_decision(scores, self.threshold, on_low, self.thresholds)
         entry.update({"type": chosen, "keep": keep, "scores": scores})
+
+    def calibration(self) -> "TyperCalibration":
+        return TyperCalibration(self.settings, self.name)
 
 
 def type_spans(backend: "NLIBackend", docs: Sequence[Doc], *, name: str, **settings: Any) -> List[List[Dict[str, Any]]]:
     """Decide the type of every span of every doc, scoring all of them in one backend call.
 
-    settings: `TyperTask`'s settings ("types", "spans_key", ...; "thresholds" optional).
+    settings: `TyperSettings`' fields ("types", "spans_key", ...; "thresholds" and
+        "on_low_confidence" optional).
     RETURNS (List[List[Dict[str, Any]]]): Per doc, one plain dict per scored span:
         {"start", "end", "label" (its label before typing), "type" (the new label, or None
         to keep the old one), "keep" (False: remove the span), "proposed" (a new span from
         `proposals`), "scores" ({type: score})}.
     """
-    task = TyperTask(settings, name)
+    task = TyperTask(TyperSettings(**settings), name)
     return run_task(backend, task, docs, task.requests(docs, backend))
+
+
+class TyperCalibration(CalibrationTask):
+    """One threshold per type: a span takes its best type if that reaches the type's threshold."""
+
+    gold_name = "entity spans"
+
+    def labels(self) -> List[str]:
+        return list(type_names(self.settings.types))
+
+    def has_gold(self, example: Example) -> bool:
+        return has_spans(example, self.settings.spans_key)
+
+    def decisions(self, docs: Sequence[Doc], predictions: Any, examples: Sequence[Example]) -> DecisionSet:
+        types = set(self.labels())
+        items: List[Item] = []
+        missed: Counter = Counter()
+        for doc, entries, example in zip(docs, predictions, examples):
+            gold = {key: span.label_ for key, span in gold_spans(example, self.settings.spans_key).items()}
+            seen: Set[CharSpan] = set()
+            for entry in entries:
+                span = doc[entry["start"] : entry["end"]]
+                key = (span.start_char, span.end_char)
+                seen.add(key)
+                label = gold.get(key)
+                options = entry["scores"]
+                if label in options:
+                    items.append((options, label))
+                else:
+                    items.append((options, None))
+                    if label in types:
+                        missed[label] += 1
+            missed.update(label for key, label in gold.items() if key not in seen and label in types)
+        return DecisionSet.from_items(items, self.rule, labels=self.labels(), missed=missed)
+
+    def check_template(self, value: Any) -> str:
+        return check_template(value, TYPER_FIELDS, [["mention"], ["label"]], self.name)
+
+    def check_label_wording(self, label: str, value: Any) -> str:
+        return check_description(self.name, label, value)
+
+    def get_label_wording(self, settings: TyperSettings, label: str) -> str:
+        return next(options[label] for options in settings.types.values() if label in options)
+
+    def with_label_wording(self, settings: TyperSettings, label: str, value: str) -> TyperSettings:
+        types = {source: {**options, label: value} if label in options else options for source, options in settings.types.items()}
+        return replace(settings, types=types)

@@ -10,7 +10,7 @@ texts, goes to the backend in one pooled call. Shared by `ZeroShotClassifier.rer
 
 import warnings
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from spacy.tokens import Doc
@@ -18,9 +18,12 @@ from spacy.tokens import Span as SpacySpan
 
 from ..errors import Errors, Warnings
 from ..scheduler import row_ranges
-from ..validation import check_choice, check_positional_template
+from ..validation import check_choice, check_positional_template, check_threshold
 from .base import Explained, Logits, PairBatch, Tokens, close_decisions, score_batch
 from .classification import AGGREGATE, premise_windows
+from .decisions import CalibrationTask
+from .rank_metrics import ndcg as ndcg
+from .rank_metrics import reciprocal_rank as reciprocal_rank
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -29,6 +32,62 @@ DEFAULT_TEMPLATE = "This text is about {}."
 LONG_TEXT = ("truncate", "windows")
 Span = Tuple[int, int]
 Result = Dict[str, Any]
+
+
+
+@dataclass(frozen=True)
+class RankerSettings:
+    """The settings of a `zeroshot_span_ranker` component (its `cfg`, read-only).
+
+    query (Optional[str]): The query of docs without their own `doc._.zeroshot_query`.
+    hypothesis_template (str): The hypothesis, with `{}` for the query.
+    spans_key (Optional[str]): The span group to rank (None: the doc's sentences).
+    top_k (Optional[int]): Keep at most this many spans (None: all that pass).
+    threshold (float): Keep the spans scoring at least this.
+    output_key (str): The span group the kept spans are written to.
+    long_text (str): "truncate" or "windows" for spans past the token budget.
+    aggregate (str): "max" or "mean" of per-window scores.
+    """
+
+    query: Optional[str]
+    hypothesis_template: str
+    spans_key: Optional[str]
+    top_k: Optional[int]
+    threshold: float
+    output_key: str
+    long_text: str
+    aggregate: str
+
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        *,
+        query: Optional[str],
+        hypothesis_template: str,
+        spans_key: Optional[str],
+        top_k: Optional[int],
+        threshold: float,
+        output_key: str,
+        long_text: str,
+        aggregate: str,
+    ) -> "RankerSettings":
+        """The settings of the component `name`, validated (the factory's arguments)."""
+        if query is not None:
+            check_query(query, f" (the `query` of '{name}')")
+        for key, value, optional in (("spans_key", spans_key, True), ("output_key", output_key, False)):
+            if not (isinstance(value, str) and value) and not (optional and value is None):
+                raise ValueError(Errors.E407.format(key=key, name=name, value=value))
+        return cls(
+            query=query,
+            hypothesis_template=check_positional_template(hypothesis_template),
+            spans_key=spans_key,
+            top_k=check_top_k(top_k),
+            threshold=check_threshold(threshold),
+            output_key=output_key,
+            long_text=check_choice("long_text", long_text, LONG_TEXT, name),
+            aggregate=check_choice("aggregate", aggregate, AGGREGATE, name),
+        )
 
 
 @dataclass
@@ -155,26 +214,25 @@ class SpanRankTask(RelevanceScoring):
     against the doc's query; the spans scoring at least `threshold`, best first and at most
     `top_k`, are kept.
 
-    cfg (Mapping[str, Any]): The component's settings ("hypothesis_template", "spans_key",
-        "top_k", "threshold", "long_text", "aggregate").
+    settings (RankerSettings): The component's settings (its `query` is read by `query_for`).
     name (str): The component name, for messages.
     query_for (Callable[[Doc], str]): The query a doc is ranked against.
     """
 
-    def __init__(self, cfg: Mapping[str, Any], name: str, query_for: Callable[[Doc], str]) -> None:
-        super().__init__(cfg["long_text"], cfg["aggregate"])
-        self.cfg = cfg
+    def __init__(self, settings: RankerSettings, name: str, query_for: Callable[[Doc], str]) -> None:
+        super().__init__(settings.long_text, settings.aggregate)
+        self.settings = settings
         self.name = name
         self.query_for = query_for
 
     def requests(self, docs: Sequence[Doc], tokens: Tokens) -> PairBatch:
-        template = self.cfg["hypothesis_template"]
+        template = self.settings.hypothesis_template
         queries = [self.query_for(doc) for doc in docs]
-        spans = [candidate_spans(doc, self.cfg["spans_key"], self.name) for doc in docs]
+        spans = [candidate_spans(doc, self.settings.spans_key, self.name) for doc in docs]
         premises = [span.text for doc_spans in spans for span in doc_spans]
         hypotheses = [template.format(q) for q, doc_spans in zip(queries, spans) for _ in doc_spans]
         groups = [list(range(start, end)) for start, end in row_ranges([len(doc_spans) for doc_spans in spans])]
-        batch = self.item_requests(premises, hypotheses, tokens, groups, self.cfg["threshold"] or None)
+        batch = self.item_requests(premises, hypotheses, tokens, groups, self.settings.threshold or None)
         batch.state = (batch.state, queries, spans, groups, tokens)
         return batch
 
@@ -195,7 +253,7 @@ class SpanRankTask(RelevanceScoring):
                 {"start": s.start, "end": s.end, "label": s.label_, "kb_id": s.kb_id_, "score": score}
                 for s, score in zip(doc_spans, scores)
             ]
-            kept = [i for i in ranked_order(scores) if scores[i] >= self.cfg["threshold"]][: self.cfg["top_k"]]
+            kept = [i for i in ranked_order(scores) if scores[i] >= self.settings.threshold][: self.settings.top_k]
             predictions.append({"query": query, "spans": entries, "kept": kept})
         return predictions
 
@@ -206,6 +264,10 @@ class SpanRankTask(RelevanceScoring):
     def gold_groups(self, examples: Sequence[Any], tokens: Tokens) -> List[Any]:
         """Span ranking does not learn from gold examples (yet)."""
         return []
+
+    def calibration(self) -> Optional[CalibrationTask]:
+        """Span ranking is not calibrated (yet)."""
+        return None
 
 
 def candidate_spans(doc: Doc, spans_key: Optional[str], name: str) -> List[SpacySpan]:
@@ -299,36 +361,3 @@ def _document_lists(documents: Any, n_queries: int, single: bool) -> List[List[s
     if len(documents) != n_queries:
         raise ValueError(Errors.E402.format(n_queries=n_queries, n_lists=len(documents)))
     return [list(d) for d in documents]
-
-
-# ----------------------------------------------------------------------------- metrics
-
-
-def reciprocal_rank(relevant: Sequence[bool]) -> float:
-    """1 / (rank of the first relevant item) of a ranked list; 0.0 when none is relevant.
-
-    Its mean over queries is the mean reciprocal rank (MRR; Voorhees, TREC-8 QA track, 1999).
-    """
-    return next((1.0 / (rank + 1) for rank, hit in enumerate(relevant) if hit), 0.0)
-
-
-def ndcg(gains: Sequence[float], k: Optional[int] = None, ideal: Optional[Sequence[float]] = None) -> Optional[float]:
-    """Normalised discounted cumulative gain of a ranked list, cut at `k` (Järvelin &
-    Kekäläinen 2002; linear gains, discount 1 / log2(rank + 1)).
-
-    gains (Sequence[float]): The gain (relevance) of each item, in ranked order; 1/0 for
-        binary relevance.
-    k (Optional[int]): Only the first k ranks count (nDCG@k); None: all.
-    ideal (Optional[Sequence[float]]): The gains of every relevant item, when some of them
-        are missing from the ranked list; default: `gains` themselves.
-    RETURNS (Optional[float]): DCG over the DCG of the ideal order, in [0, 1]; None when no
-        item has a gain.
-    """
-    values = np.asarray(gains, dtype=np.float64)
-    best_order = np.sort(np.asarray(gains if ideal is None else ideal, dtype=np.float64))[::-1][:k]
-    discounts = 1.0 / np.log2(np.arange(2, max(len(values), len(best_order)) + 2))
-    best = float((best_order * discounts[: len(best_order)]).sum())
-    if best <= 0:
-        return None
-    top = values[:k]
-    return float((top * discounts[: len(top)]).sum()) / best

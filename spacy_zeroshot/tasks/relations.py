@@ -1,4 +1,4 @@
-"""Zero-shot relation classification between pairs of entity spans.
+"""The `zeroshot_relation_extractor` task: relations between pairs of entity spans.
 
 Each relation label is verbalized by one or more templates filled with the two mentions
 ("{subj} was founded by {obj}."), and a pair gets the label whose best template the premise
@@ -6,15 +6,19 @@ entails most (Sainz et al. 2021, "Label Verbalization and Entailment for Effecti
 Few-Shot Relation Extraction"). Entity-type constraints prune (pair, label) combinations
 before any model call, so impossible pairs cost nothing.
 
+The task as one unit: its settings (`RelationSettings`, validated once when the component is
+built), its pair logic (`RelationTask`; candidate pairs in `tasks.relation_pairs`), its gold
+groups for fine-tuning, and its calibration adapter (`RelationCalibration`). Relations read
+back from docs and their scorer live in `tasks.relation_scores` (importable from here too).
 This module knows spaCy, not torch: it builds (premise, hypothesis) pairs and turns the
 backend's logits back into plain relation dicts.
 """
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from collections import Counter
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from spacy.scorer import PRFScore
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
@@ -22,10 +26,11 @@ from .. import audit
 from ..errors import Errors
 from ..scheduler import row_ranges
 from ..training.groups import TrainGroup, make_group
+from ..training.negatives import check_negative_settings
+from ..validation import check_choice, check_threshold
 from .base import Explained, Logits, PairBatch, run_task
-from .context import context_span
-from .entities import target_spans
-from .gold import premise_doc
+from .context import CONTEXTS, premise_doc
+from .decisions import CalibrationTask, DecisionSet, Item
 from .relation_labels import (
     DEFAULT_TEMPLATE,
     LABEL_KEYS,
@@ -34,6 +39,9 @@ from .relation_labels import (
     check_relation_template,
     normalize_relation_labels,
 )
+from .relation_pairs import CandidatePair, candidate_pairs
+from .relation_scores import Relation, RelationSpans, relation_spans, score_relations
+from .spans import target_spans
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..backend import NLIBackend
@@ -43,7 +51,9 @@ __all__ = [
     "LABEL_KEYS",
     "TEMPLATE_FIELDS",
     "CandidatePair",
+    "RelationCalibration",
     "RelationLabel",
+    "RelationSettings",
     "RelationSpans",
     "RelationTask",
     "candidate_pairs",
@@ -54,88 +64,80 @@ __all__ = [
     "score_relations",
 ]
 
-Offsets = Tuple[int, int]
-Relation = Dict[str, Any]
 
+@dataclass(frozen=True)
+class RelationSettings:
+    """The settings of a `zeroshot_relation_extractor` component (its `cfg`, read-only).
 
-# Candidate pairs -----------------------------------------------------------------------
-
-
-@dataclass
-class CandidatePair:
-    """An ordered (head, tail) pair of one doc, the labels it may hold and its premise."""
-
-    head: Offsets
-    tail: Offsets
-    labels: List[RelationLabel]
-    premise: str
-    subj: str
-    obj: str
-    premise_span: Tuple[int, int] = (0, 0)  # character offsets of the premise in the doc
-
-
-def _sentence_ids(doc: Doc, name: str) -> List[int]:
-    if len(doc) > 1 and not doc.has_annotation("SENT_START"):
-        raise ValueError(Errors.E154.format(name=name))
-    ids = [0] * len(doc)
-    for number, sent in enumerate(doc.sents):
-        for i in range(sent.start, sent.end):
-            ids[i] = number
-    return ids
-
-
-def candidate_pairs(
-    doc: Doc,
-    spans: Sequence[Span],
-    labels: Sequence[RelationLabel],
-    *,
-    max_distance: Optional[int],
-    context: str,
-    window: int,
-    name: str,
-) -> List[CandidatePair]:
-    """Ordered pairs of distinct, non-overlapping spans that may hold at least one label.
-
-    Without `max_distance`, two spans pair when they share a sentence (a span that crosses a
-    sentence boundary belongs to every sentence it touches); with it, when at most
-    `max_distance` tokens lie between them. Both directions are candidates. Labels whose
-    type constraints exclude the pair are dropped here, before any model call.
-
-    RETURNS (List[CandidatePair]): In span order: (0, 1), (0, 2), ..., (1, 0), ...
+    labels (Dict[str, Dict[str, Any]]): Label -> {"templates", "allowed_head", "allowed_tail",
+        "allowed_pairs"} (`normalize_relation_labels`).
+    template (str): The template of labels given without one.
+    threshold (float): A pair's best label is kept at or above this (else its own threshold).
+    thresholds (Dict[str, float]): Per label, a threshold (set, or chosen by calibration).
+    spans_key (Optional[str]): The span group whose spans are paired (None: `doc.ents`).
+    max_distance (Optional[int]): Pair spans at most this many tokens apart (None: same sentence).
+    context, window: The premise around a pair (`tasks.context.context_span`).
+    extension (str): The `doc._` attribute the relations are written to.
+    negatives_per_positive, no_relation_sample, hard_negatives: Fine-tuning's negatives
+        (`training.negatives.sample_negatives`).
     """
-    if len(spans) < 2:
-        return []
-    sentences: Optional[List[Tuple[int, int]]] = None
-    if max_distance is None:
-        ids = _sentence_ids(doc, name)
-        sentences = [(ids[span.start], ids[span.end - 1]) for span in spans]
-    premises: Dict[Offsets, Tuple[str, Offsets]] = {}
-    result: List[CandidatePair] = []
-    for i, head in enumerate(spans):
-        for j, tail in enumerate(spans):
-            if i == j or (head.start < tail.end and tail.start < head.end):
-                continue
-            if sentences is not None:
-                (h0, h1), (t0, t1) = sentences[i], sentences[j]
-                if h0 > t1 or t0 > h1:
-                    continue
-            elif max(head.start, tail.start) - min(head.end, tail.end) > (max_distance or 0):
-                continue
-            allowed = [label for label in labels if label.allows(head.label_, tail.label_)]
-            if not allowed:
-                continue
-            start, end = min(head.start, tail.start), max(head.end, tail.end)
-            if (start, end) not in premises:
-                around = context_span(doc, start, end, context, window, name)
-                premises[(start, end)] = (around.text, (around.start_char, around.end_char))
-            premise, where = premises[(start, end)]
-            result.append(
-                CandidatePair((head.start, head.end), (tail.start, tail.end), allowed, premise, head.text, tail.text, where)
-            )
-    return result
 
+    labels: Dict[str, Dict[str, Any]]
+    template: str
+    threshold: float
+    thresholds: Dict[str, float]
+    spans_key: Optional[str]
+    max_distance: Optional[int]
+    context: str
+    window: int
+    extension: str
+    negatives_per_positive: int = -1
+    no_relation_sample: float = 1.0
+    hard_negatives: bool = False
 
-# Scoring -------------------------------------------------------------------------------
+    @classmethod
+    def from_config(
+        cls,
+        name: str,
+        *,
+        labels: Union[Sequence[str], Mapping[str, Any]],
+        template: str,
+        threshold: float,
+        thresholds: Mapping[str, float],
+        spans_key: Optional[str],
+        max_distance: Optional[int],
+        context: str,
+        window: int,
+        extension: str,
+        negatives_per_positive: int = -1,
+        no_relation_sample: float = 1.0,
+        hard_negatives: bool = False,
+    ) -> "RelationSettings":
+        """The settings of the component `name`, validated (the factory's arguments)."""
+        settings = normalize_relation_labels(labels, template, name)
+        unknown = sorted(set(thresholds or {}) - set(settings))
+        if unknown:
+            raise ValueError(Errors.E152.format(labels=unknown, name=name, known=list(settings)))
+        for key, value in (("max_distance", max_distance), ("window", window)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(Errors.E153.format(key=key, name=name, value=value))
+        if not isinstance(extension, str) or not extension.isidentifier():
+            raise ValueError(Errors.E155.format(name=name, value=extension))
+        check_negative_settings(negatives_per_positive, no_relation_sample, hard_negatives, name)
+        return cls(
+            labels=settings,
+            template=template,
+            threshold=check_threshold(threshold),
+            thresholds={label: check_threshold(value) for label, value in (thresholds or {}).items()},
+            spans_key=spans_key,
+            max_distance=max_distance,
+            context=check_choice("context", context, CONTEXTS, name),
+            window=window,
+            extension=extension,
+            negatives_per_positive=negatives_per_positive,
+            no_relation_sample=float(no_relation_sample),
+            hard_negatives=hard_negatives,
+        )
 
 
 class RelationTask:
@@ -144,21 +146,20 @@ class RelationTask:
     templates' multi-label scores (entailment vs contradiction); a pair's relation is its
     best label among those reaching their threshold (`thresholds[label]`, else `threshold`).
 
-    cfg (Mapping[str, Any]): The component's settings ("labels", "threshold", "thresholds",
-        "spans_key", "max_distance", "context", "window").
+    settings (RelationSettings): The component's settings.
     name (str): The component name, for error messages.
     """
 
-    def __init__(self, cfg: Mapping[str, Any], name: str) -> None:
-        self.cfg = cfg
+    def __init__(self, settings: RelationSettings, name: str) -> None:
+        self.settings = settings
         self.name = name
-        self.labels = [RelationLabel.from_settings(label, settings) for label, settings in cfg["labels"].items()]
-        self.threshold = float(cfg["threshold"])
-        self.thresholds: Mapping[str, float] = cfg.get("thresholds") or {}
+        self.labels = [RelationLabel.from_settings(label, spec) for label, spec in settings.labels.items()]
+        self.threshold = float(settings.threshold)
+        self.thresholds: Mapping[str, float] = settings.thresholds
 
     def spans(self, doc: Doc) -> List[Span]:
         """The candidate mentions of a doc: `doc.ents`, or `doc.spans[spans_key]` (none if absent)."""
-        key = self.cfg.get("spans_key")
+        key = self.settings.spans_key
         if key is None:
             return list(doc.ents)
         return list(doc.spans[key]) if key in doc.spans else []
@@ -170,14 +171,14 @@ class RelationTask:
     def candidates_among(
         self, doc: Doc, spans: Sequence[Span], labels: Optional[Sequence[RelationLabel]] = None
     ) -> List[CandidatePair]:
-        cfg = self.cfg
+        settings = self.settings
         return candidate_pairs(
             doc,
             spans,
             self.labels if labels is None else labels,
-            max_distance=cfg["max_distance"],
-            context=cfg["context"],
-            window=cfg["window"],
+            max_distance=settings.max_distance,
+            context=settings.context,
+            window=settings.window,
             name=self.name,
         )
 
@@ -188,7 +189,7 @@ class RelationTask:
         with a relation this component does not know) is a negative for all its allowed
         relations. A pair whose gold relation its entity types exclude is skipped (inference
         cannot give it)."""
-        cfg, extension = self.cfg, self.cfg["extension"]
+        settings, extension = self.settings, self.settings.extension
         known = {label.name for label in self.labels}
         groups = []
         for example in examples:
@@ -199,8 +200,8 @@ class RelationTask:
             gold: Dict[Tuple[int, int, int, int], str] = {
                 (rel["head"][0], rel["head"][1], rel["tail"][0], rel["tail"][1]): rel["label"] for rel in gold_relations
             }
-            doc = premise_doc(example, cfg["max_distance"] is None or cfg["context"] == "sentence", self.name)
-            spans = [Span(doc, s.start, s.end, label=s.label_) for s in target_spans(reference, cfg.get("spans_key"))]
+            doc = premise_doc(example, settings.max_distance is None or settings.context == "sentence", self.name)
+            spans = [Span(doc, s.start, s.end, label=s.label_) for s in target_spans(reference, settings.spans_key)]
             for pair in self.candidates_among(doc, spans):
                 label = gold.get((*pair.head, *pair.tail))
                 allowed = [rel.name for rel in pair.labels]
@@ -272,6 +273,9 @@ class RelationTask:
                     yield Explained(doc_index, target, label.name, scores[label.name], scored, limit)
                     row += len(label.templates)
 
+    def calibration(self) -> "RelationCalibration":
+        return RelationCalibration(self.settings, self.name)
+
 
 def classify_pairs(
     backend: "NLIBackend",
@@ -285,47 +289,19 @@ def classify_pairs(
     candidates (Sequence[Sequence[CandidatePair]]): Per doc, its candidate pairs.
     RETURNS (List[List[Dict[str, Any]]]): Per doc, the relations as plain dicts.
     """
-    task = RelationTask({"labels": {}, "threshold": threshold, "thresholds": thresholds}, "")
+    settings = RelationSettings(
+        labels={},
+        template=DEFAULT_TEMPLATE,
+        threshold=threshold,
+        thresholds=dict(thresholds),
+        spans_key=None,
+        max_distance=None,
+        context="sentence",
+        window=0,
+        extension="relations",
+    )
+    task = RelationTask(settings, "")
     return run_task(backend, task, [], task.batch(candidates))
-
-
-# Reading relations back ----------------------------------------------------------------
-
-
-class RelationSpans(NamedTuple):
-    """A relation with its mentions as `Span` objects."""
-
-    head: Span
-    tail: Span
-    label: str
-    score: float
-
-
-def relation_spans(doc: Doc, extension: str = "relations") -> List[RelationSpans]:
-    """The relations stored in `doc._.<extension>`, with head and tail as `Span` objects.
-
-    doc (Doc): A doc annotated by 'zeroshot_relation_extractor' (or with gold relations).
-    extension (str): The `doc._` attribute holding the relations.
-    RETURNS (List[RelationSpans]): (head, tail, label, score) per relation, in stored order.
-    """
-    relations = doc._.get(extension) if Doc.has_extension(extension) else None
-    return [
-        RelationSpans(
-            doc[rel["head"][0] : rel["head"][1]],
-            doc[rel["tail"][0] : rel["tail"][1]],
-            rel["label"],
-            float(rel.get("score", 1.0)),
-        )
-        for rel in relations or []
-    ]
-
-
-def _char_keys(doc: Doc, relations: Iterable[Relation]) -> List[Tuple[int, int, int, int, str]]:
-    keys = []
-    for rel in relations:
-        head, tail = doc[rel["head"][0] : rel["head"][1]], doc[rel["tail"][0] : rel["tail"][1]]
-        keys.append((head.start_char, head.end_char, tail.start_char, tail.end_char, rel["label"]))
-    return keys
 
 
 def _label_scores(pair: CandidatePair, probs: np.ndarray, row: int) -> Dict[str, float]:
@@ -338,43 +314,77 @@ def _label_scores(pair: CandidatePair, probs: np.ndarray, row: int) -> Dict[str,
     return scores
 
 
-def score_relations(examples: Iterable[Example], *, extension: str = "relations", prefix: str = "rel", **_: Any) -> Dict[str, Any]:
-    """Micro and per-label precision, recall and F-score of predicted relations.
 
-    Gold relations are read from the reference docs in the same format (`doc._.<extension>`);
-    a relation is right when its label and both mentions' character offsets match, so the
-    two docs may be tokenized differently. Examples whose reference has no relation
-    annotation (None) are skipped.
+class RelationCalibration(CalibrationTask):
+    """One threshold per relation label: a pair takes its best label among those reaching
+    their thresholds. `template` candidates replace the template of the labels that use the
+    component's `template`; a label's wording is its list of templates."""
 
-    RETURNS (Dict[str, Any]): `{prefix}_micro_p`, `_micro_r`, `_micro_f` (None when no
-        example has gold relations) and `{prefix}_per_type`: {label: {"p", "r", "f"}}.
-    """
-    micro = PRFScore()
-    per_type: Dict[str, PRFScore] = {}
-    annotated = False
-    for example in examples:
-        gold_relations = example.reference._.get(extension) if Doc.has_extension(extension) else None
-        if gold_relations is None:
-            continue
-        annotated = True
-        gold = set(_char_keys(example.reference, gold_relations))
-        pred = set(_char_keys(example.predicted, example.predicted._.get(extension) or []))
-        for key in gold | pred:
-            score = per_type.setdefault(key[-1], PRFScore())
-            if key in gold and key in pred:
-                micro.tp += 1
-                score.tp += 1
-            elif key in pred:
-                micro.fp += 1
-                score.fp += 1
-            else:
-                micro.fn += 1
-                score.fn += 1
-    if not annotated:
-        return {f"{prefix}_micro_p": None, f"{prefix}_micro_r": None, f"{prefix}_micro_f": None, f"{prefix}_per_type": None}
-    return {
-        f"{prefix}_micro_p": micro.precision,
-        f"{prefix}_micro_r": micro.recall,
-        f"{prefix}_micro_f": micro.fscore,
-        f"{prefix}_per_type": {label: s.to_dict() for label, s in sorted(per_type.items())},
-    }
+    rule = "passing"
+    template_key = "template"
+    gold_name = "relations in the component's `doc._` extension"
+
+    def labels(self) -> List[str]:
+        return list(self.settings.labels)
+
+    def has_gold(self, example: Example) -> bool:
+        extension = self.settings.extension
+        return Doc.has_extension(extension) and example.reference._.get(extension) is not None
+
+    def decisions(self, docs: Sequence[Doc], predictions: Any, examples: Sequence[Example]) -> DecisionSet:
+        labels = set(self.labels())
+        items: List[Item] = []
+        missed: Counter = Counter()
+        missed_other = 0
+        for doc, relations, example in zip(docs, predictions, examples):
+            gold: Dict[Tuple[int, int, int, int], str] = {}
+            unreachable: List[str] = []
+            for rel in example.reference._.get(self.settings.extension) or []:
+                key = _relation_chars(example.reference, rel)
+                if key in gold:  # a second gold label for one pair can never be predicted
+                    unreachable.append(rel["label"])
+                else:
+                    gold[key] = rel["label"]
+            for rel in relations:
+                label = gold.pop(_relation_chars(doc, rel), None)
+                scores = rel["scores"]
+                if label is None or label in scores:
+                    items.append((scores, label))
+                else:  # the pair's entity types do not allow the gold label
+                    items.append((scores, None))
+                    unreachable.append(label)
+            unreachable.extend(gold.values())  # gold pairs that were never candidates
+            missed.update(label for label in unreachable if label in labels)
+            missed_other += sum(label not in labels for label in unreachable)
+        return DecisionSet.from_items(items, self.rule, labels=self.labels(), missed=missed, missed_other=missed_other)
+
+    def check_template(self, value: Any) -> str:
+        return check_relation_template(value, "<every label with the default template>", self.name, needs_label=True)
+
+    def with_template(self, settings: RelationSettings, value: str) -> RelationSettings:
+        old = settings.template
+        labels = {
+            label: {**spec, "templates": [value]} if list(spec["templates"]) == [old] else spec
+            for label, spec in settings.labels.items()
+        }
+        return replace(settings, labels=labels, template=value)
+
+    def check_label_wording(self, label: str, value: Any) -> List[str]:
+        templates = [value] if isinstance(value, str) else value
+        if not isinstance(templates, (list, tuple)) or not templates:
+            expected = "a template or a non-empty list of templates"
+            raise ValueError(Errors.E433.format(name=self.name, label=label, value=value, expected=expected))
+        return [check_relation_template(t, label, self.name) for t in templates]
+
+    def get_label_wording(self, settings: RelationSettings, label: str) -> List[str]:
+        return list(settings.labels[label]["templates"])
+
+    def with_label_wording(self, settings: RelationSettings, label: str, value: List[str]) -> RelationSettings:
+        labels = {**settings.labels, label: {**settings.labels[label], "templates": list(value)}}
+        return replace(settings, labels=labels)
+
+
+def _relation_chars(doc: Doc, relation: Dict[str, Any]) -> Tuple[int, int, int, int]:
+    head = doc[relation["head"][0] : relation["head"][1]]
+    tail = doc[relation["tail"][0] : relation["tail"][1]]
+    return (head.start_char, head.end_char, tail.start_char, tail.end_char)

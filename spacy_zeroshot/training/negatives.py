@@ -74,7 +74,7 @@ def sample_negatives(
     premise are always kept and count toward those numbers; a group holding one is always kept.
     Options left out add nothing to the loss and are not run through the model.
 
-    groups (Sequence[TrainGroup]): E.g. `tasks.gold.relation_groups`' groups.
+    groups (Sequence[TrainGroup]): E.g. the groups of `tasks.relations.RelationTask.gold_groups`.
     negatives_per_positive (int): Negative options per positive one; -1 keeps all of them
         (and every unrelated pair: no sampling at all).
     no_relation_sample (float): Share of the groups without a positive that are kept.

@@ -104,22 +104,22 @@ def schema_from_pipeline(nlp: Language, source: Optional[str] = None, *, relatio
         if isinstance(pipe, ZeroShotTextCategorizer):
             labels = list(pipe.labels)
             thresholds = {label: pipe.threshold_for(label) for label in labels}
-            schema.categories.append(CategorySet(name, labels, bool(pipe.cfg["multi_label"]), thresholds))
+            schema.categories.append(CategorySet(name, labels, bool(pipe.settings.multi_label), thresholds))
         elif isinstance(pipe, ZeroShotEntityTyper):
-            target = schema.span_target(_source(pipe.cfg["spans_key"]))
-            _add_labels(target, [label for label in pipe.cfg["types"]] + list(pipe.labels))
+            target = schema.span_target(_source(pipe.settings.spans_key))
+            _add_labels(target, [label for label in pipe.settings.types] + list(pipe.labels))
         elif isinstance(pipe, ZeroShotEntityLinker):
-            schema.span_target(_source(pipe.cfg["spans_key"]))
+            schema.span_target(_source(pipe.settings.spans_key))
             schema.links = True
-            schema.nil = pipe.cfg["nil"]
+            schema.nil = pipe.settings.nil
         elif isinstance(pipe, ZeroShotRelationExtractor):
-            schema.span_target(_source(pipe.cfg["spans_key"]))
+            schema.span_target(_source(pipe.settings.spans_key))
             for label in pipe.labels:
                 schema.relation_labels.append(label)
-                schema.relation_thresholds[label] = float(pipe.cfg["thresholds"].get(label, pipe.cfg["threshold"]))
-            schema.relations_attr = pipe.cfg["extension"]
+                schema.relation_thresholds[label] = float(pipe.settings.thresholds.get(label, pipe.settings.threshold))
+            schema.relations_attr = pipe.settings.extension
         elif isinstance(pipe, ZeroShotSpanRanker):
-            schema.span_target(_source(pipe.cfg["output_key"]))
+            schema.span_target(_source(pipe.settings.output_key))
         elif type(pipe).__name__ in ("EntityRecognizer", "EntityRuler"):
             _add_labels(schema.span_target(ENTS), [str(label) for label in getattr(pipe, "labels", ())])
     if schema.relations_attr is None and schema.relation_labels:
