@@ -162,7 +162,7 @@ def settings_state(nlp: Language) -> Dict[str, Any]:
             continue
         if not isinstance(pipe, ZeroShotTask):
             continue
-        entry: Dict[str, Any] = {"cfg": pipe.cfg, "labels": list(getattr(pipe, "labels", []))}
+        entry: Dict[str, Any] = {"cfg": dict(pipe.cfg), "labels": list(getattr(pipe, "labels", []))}
         if isinstance(getattr(pipe, "candidates", None), CandidateSource):
             entry["table"] = pipe.candidates.table
         state[name] = entry
