@@ -141,7 +141,6 @@ def _counts(decided: np.ndarray, gold: np.ndarray, n_labels: int, missed: np.nda
     return np.stack([tp, fp, fn], axis=1)
 
 
-
 class CalibrationTask:
     """Base adapter of a task's settings: thresholds in `threshold` (and `thresholds` per
     label), the template in `template_key`. Every setter returns new settings (the settings
