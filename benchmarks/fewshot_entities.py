@@ -18,8 +18,15 @@ out of `nlp.pipeline`), corpora written as DocBins; dev and test docs carry the 
 the pipeline's input (the dev corpus through a registered augmenter). The data is read by
 path from ../shared/data and never copied.
 
+Settings are chosen on dev, never on test: every trained run also reports `dev_<score>`, the
+dev score of `model-best` as `spacy train` measured it (its meta.json). Forgetting: with
+`--sick-size` / `--probe-size`, every pipeline is also probed as fewshot_table.py probes it
+(3-way SICK accuracy of the NLI model, zero-shot TREC question types).
+
     python benchmarks/fewshot_entities.py typing --model ../shared/models/minilm-nli --shots 0 8 --seeds 3
     python benchmarks/fewshot_entities.py relations --model ../shared/models/minilm-nli --shots 0 8 --seeds 3
+    python benchmarks/fewshot_entities.py relations --model M --shots 0 8 --seeds 5 --templates 1 --calibrate \
+        --sick-size 300 --probe-size 150 --out relations.json
 """
 
 import argparse
@@ -40,8 +47,8 @@ from spacy.training import Example
 from spacy.util import load_config, load_model_from_config, registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fewshot_data import SHARED_DATA, read_jsonl  # noqa: E402
-from fewshot_table import train_pipeline  # noqa: E402
+from fewshot_data import SHARED_DATA, load_text_task, read_jsonl, sample_sick  # noqa: E402
+from fewshot_table import probe_sick, probe_textcat, train_pipeline  # noqa: E402
 from relations_semeval import OTHER, TEMPLATES, directed, evaluate, gold_relations  # noqa: E402
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "fewshot_pipeline.cfg"
@@ -49,6 +56,8 @@ TYPES = {"PER": "person", "ORG": "organization", "LOC": "location", "MISC": "mis
 TYPER, RELATIONS = "zeroshot_entity_typer", "zeroshot_relation_extractor"
 RELATION_SPLIT = 1400  # test.jsonl rows before this are drawn from, rows after it are tested on
 PLACEHOLDER = "ENT"
+# Scoring pipelines keep every scored pair: the test set is scored again after calibration.
+SCORING_CACHE = 500_000
 
 
 @registry.augmenters("fewshot_bench.gold_spans.v1")
@@ -224,17 +233,21 @@ def run(task: str, args: argparse.Namespace) -> List[Dict[str, Any]]:
     spec = TASKS[task]
     pool, dev, test = spec["data"](args.data, args.test_size, args.dev_size)
     base = overrides_for(task, args)
-    nlp = load_model_from_config(load_config(args.config, overrides=base, interpolate=False), auto_fill=True)
-    results = []
+    scoring = {**base, "components.zeroshot_nli.cache_size": SCORING_CACHE}
+    nlp = load_model_from_config(load_config(args.config, overrides=scoring, interpolate=False), auto_fill=True)
+    probes = (load_text_task("trec", args.data, args.probe_size, 0) if args.probe_size else None,
+              sample_sick(args.data, args.sick_size) if args.sick_size else [])
+    results: List[Dict[str, Any]] = []
     if 0 in args.shots:
-        results.append(report({"task": task, "shots": 0, "seed": None, **spec["scores"](nlp, test), "train_seconds": 0.0}))
+        zero = {"task": task, "shots": 0, "seed": None, **spec["scores"](nlp, test), "train_seconds": 0.0}
+        results.append(report({**zero, **forgetting(nlp, *probes)}, args.out, results))
         if args.calibrate and task == "relations":
             thresholds = calibrate_relations(nlp, dev)
             results.append(report({"task": task, "shots": "0+cal", "seed": None, **spec["scores"](nlp, test),
-                                   "train_seconds": 0.0, "thresholds": thresholds}))
+                                   "train_seconds": 0.0, "thresholds": thresholds}, args.out, results))
     work = Path(args.work or tempfile.mkdtemp(prefix=f"fewshot-{task}-"))
     for shots in [n for n in args.shots if n > 0]:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             rng = random.Random(f"{seed}-{task}-{shots}")
             drawn = draw_sentences(pool, shots, rng) if task == "typing" else draw_relations(pool, shots, rng)
             folder = work / f"{task}-{shots}-{seed}"
@@ -248,39 +261,60 @@ def run(task: str, args: argparse.Namespace) -> List[Dict[str, Any]]:
             start = time.perf_counter()
             best = train_pipeline(args.config, folder / "out", overrides, folder / "train.log")
             seconds = time.perf_counter() - start
-            trained = spacy.load(best)
-            scores = spec["scores"](trained, test)
-            results.append(report({"task": task, "shots": shots, "seed": seed, **scores, "train_seconds": seconds,
-                                   "train_docs": len(drawn)}))
+            trained = spacy.load(best, config={"components": {"zeroshot_nli": {"cache_size": SCORING_CACHE}}})
+            meta = json.loads((best / "meta.json").read_text(encoding="utf8"))
+            dev_score = (meta.get("performance") or {}).get(spec["main"])
+            scores = {**spec["scores"](trained, test), f"dev_{spec['main']}": dev_score}
+            run_info = {"train_seconds": seconds, "train_docs": len(drawn)}
+            results.append(report({"task": task, "shots": shots, "seed": seed, **scores, **run_info,
+                                   **forgetting(trained, *probes)}, args.out, results))
             if args.calibrate and task == "relations":
                 thresholds = calibrate_relations(trained, dev)
                 results.append(report({"task": task, "shots": f"{shots}+cal", "seed": seed,
-                                       **spec["scores"](trained, test), "train_seconds": seconds,
-                                       "train_docs": len(drawn), "thresholds": thresholds}))
+                                       **spec["scores"](trained, test), **run_info, "thresholds": thresholds},
+                                      args.out, results))
     return results
 
 
-def report(result: Dict[str, Any]) -> Dict[str, Any]:
-    figures = " ".join(f"{k} {v:.3f}" for k, v in result.items() if k.endswith("_f"))
+def forgetting(nlp: Language, probe: Optional[Any], sick: Sequence[Any]) -> Dict[str, float]:
+    """fewshot_table.py's probes of the pipeline's NLI model: zero-shot accuracy on `probe` (TREC)
+    and 3-way SICK accuracy ({} when both are off)."""
+    found = {"trec_acc": probe_textcat(nlp, probe)["accuracy"]} if probe is not None else {}
+    return {**found, "sick_acc": probe_sick(nlp, sick)} if sick else found
+
+
+def report(result: Dict[str, Any], out: Optional[Path] = None, done: Sequence[Dict[str, Any]] = ()) -> Dict[str, Any]:
+    """Print one run's figures; with `out`, save every run so far (a run cut short keeps them)."""
+    figures = " ".join(f"{k} {v:.3f}" for k, v in result.items() if k.endswith(("_f", "_acc")) and v is not None)
     print(f"  {result['task']} {result['shots']}-shot seed {result['seed']}: {figures} "
           f"({result.get('train_docs', 0)} docs, {result['train_seconds']:.0f}s)", file=sys.stderr, flush=True)
+    if out is not None:
+        out.write_text(json.dumps([*done, result], indent=1), encoding="utf8")
     return result
 
 
+def mean_sd(values: Sequence[float]) -> str:
+    if not values:
+        return "-"
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+
+
 def table(task: str, results: Sequence[Dict[str, Any]]) -> str:
-    keys = [k for k in results[0] if k.endswith("_f")] if results else []
-    lines = [f"| task | shots | {' | '.join(keys)} | runs | train docs | train s |",
-             "|---|---|" + "---|" * (len(keys) + 3)]
+    """Mean ± sd over seeds of every score (x100), the main score's per-seed values, and the
+    dev score and forgetting probes where measured."""
+    keys = [k for k in results[0] if k.endswith("_f") and not k.startswith("dev_")] if results else []
+    main = TASKS[task]["main"]
+    extra = [k for k in (f"dev_{main}", "trec_acc", "sick_acc") if any(r.get(k) is not None for r in results)]
+    lines = [f"| task | shots | {' | '.join(keys + extra)} | {main} per seed | runs | train docs | train s |",
+             "|---|---|" + "---|" * (len(keys) + len(extra) + 4)]
     for shots in sorted({r["shots"] for r in results}, key=str):
         runs = [r for r in results if r["shots"] == shots]
-        cells = []
-        for key in keys:
-            values = [100 * r[key] for r in runs]
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            cells.append(f"{statistics.mean(values):.1f} ± {sd:.1f}")
+        cells = [mean_sd([100 * r[k] for r in runs if r.get(k) is not None]) for k in keys + extra]
+        per_seed = " / ".join(f"{100 * r[main]:.1f}" for r in runs)
         docs = statistics.mean(r.get("train_docs", 0) for r in runs)
         seconds = statistics.mean(r["train_seconds"] for r in runs)
-        lines.append(f"| {task} | {shots} | {' | '.join(cells)} | {len(runs)} | {docs:.0f} | {seconds:.0f} |")
+        lines.append(f"| {task} | {shots} | {' | '.join(cells)} | {per_seed} | {len(runs)} | {docs:.0f} | {seconds:.0f} |")
     return "\n".join(lines)
 
 
@@ -294,11 +328,14 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]
     parser.add_argument("--shots", type=int, nargs="+", default=[0, 8],
                         help="gold mentions per type (typing) or sentences per relation (relations); 0: zero-shot")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds FIRST..FIRST+SEEDS-1 (to split a run over processes)")
     parser.add_argument("--test-size", type=int, default=150, help="test sentences")
     parser.add_argument("--dev-size", type=int, default=20, help="dev sentences for spacy train")
     parser.add_argument("--templates", type=int, default=2, help="relations: templates per relation (1 halves the pairs)")
     parser.add_argument("--calibrate", action="store_true",
                         help="relations: also fit the thresholds on the dev sentences (zero-shot and after training)")
+    parser.add_argument("--sick-size", type=int, default=0, help="forgetting: SICK pairs for the NLI probe (0: off)")
+    parser.add_argument("--probe-size", type=int, default=0, help="forgetting: TREC questions, zero-shot (0: off)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config override")
     parser.add_argument("--work", default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -321,8 +358,6 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]
         print(f"overrides: {json.dumps(args.overrides)}")
     print(table(args.task, results))
     print(f"\ntotal time: {time.perf_counter() - start:.0f}s")
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=1), encoding="utf8")
     return results
 
 

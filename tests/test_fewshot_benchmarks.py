@@ -5,6 +5,7 @@ skip when it is absent. `--short` keeps every run to a handful of docs.
 """
 
 import importlib.util
+import json
 import random
 import sys
 from collections import Counter
@@ -72,13 +73,18 @@ def test_fewshot_table_short_trains_with_spacy_train(data, deberta_path, tmp_pat
 def test_fewshot_entities_short_typing_and_relations(data, deberta_path, tmp_path, capsys):
     entities = load_script("fewshot_entities")
     typing = entities.main(["typing", "--model", deberta_path, "--short", "--work", str(tmp_path / "t")])
-    relations = entities.main(["relations", "--model", deberta_path, "--short", "--work", str(tmp_path / "r")])
+    relations = entities.main(["relations", "--model", deberta_path, "--short", "--work", str(tmp_path / "r"),
+                               "--sick-size", "3", "--probe-size", "4", "--out", str(tmp_path / "r.json")])
     out = capsys.readouterr().out
-    assert "| typing | 1 |" in out and "| relations | 1 |" in out
+    assert "| typing | 1 |" in out and "| relations | 1 |" in out and "sick_acc" in out
     assert [r["shots"] for r in typing] == [0, 1] and [r["shots"] for r in relations] == [0, 1]
     assert relations[1]["train_docs"] == 10  # one sentence per relation, and one "Other"
     for result in typing + relations:
-        assert all(0.0 <= result[key] <= 1.0 for key in result if key.endswith("_f"))
+        assert all(0.0 <= result[key] <= 1.0 for key in result if key.endswith(("_f", "_acc")))
+    assert "dev_ents_f" in typing[1] and "dev_rel_micro_f" in relations[1]  # model-best's dev score, to choose on
+    for result in relations:  # forgetting probes of every pipeline, zero-shot and trained
+        assert result["sick_acc"] in (0.0, 1 / 3, 2 / 3, 1.0) and result["trec_acc"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert json.loads((tmp_path / "r.json").read_text(encoding="utf8")) == relations  # saved as it went
     for run in (tmp_path / "t" / "typing-1-0", tmp_path / "r" / "relations-1-0"):
         assert (run / "out" / "model-best" / "zeroshot_nli" / "model").is_dir()
 
