@@ -120,6 +120,13 @@ def draw(rows: Sequence[Row], per_label: int, labels: Sequence[str], rng: random
     return chosen
 
 
+def draw_shots(task: TextTask, shots: int, seed: int) -> List[Row]:
+    """The training draw of one run: `shots` rows per label from `task.pool`, seeded by the
+    run's seed, the set and N, so every benchmark (fewshot_table.py, fewshot_peers.py) trains
+    its methods on the very same rows."""
+    return draw(task.pool, shots, list(task.labels), random.Random(f"{seed}-{task.name}-{shots}"))
+
+
 def remove(rows: Sequence[Row], taken: Sequence[Row]) -> List[Row]:
     texts = {text for text, _ in taken}
     return [row for row in rows if row[0] not in texts]

@@ -23,7 +23,6 @@ training with `freeze_embeddings` false and with `l2_sp` > 0.
 import argparse
 import contextlib
 import json
-import random
 import statistics
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from fewshot_data import (  # noqa: E402
     SHARED_DATA,
     TEXT_TASKS,
     TextTask,
-    draw,
+    draw_shots,
     load_text_task,
     sample_sick,
     write_textcat_docbin,
@@ -86,8 +85,9 @@ def train_pipeline(config: Path, output: Path, overrides: Dict[str, Any], log: P
     return output / "model-best"
 
 
-def exclusive_scores(gold: Sequence[str], cats: Sequence[Dict[str, float]], labels: Sequence[str]) -> Dict[str, float]:
-    """Accuracy (argmax = gold) and spaCy's exclusive `cats_macro_f` (macro-F1 over labels)."""
+def exclusive_scores(gold: Sequence[str], cats: Sequence[Dict[str, float]], labels: Sequence[str]) -> Dict[str, Any]:
+    """Accuracy (argmax = gold), spaCy's exclusive `cats_macro_f` (macro-F1 over labels) and
+    its F1 of each label (`f_per_label`: label -> F1)."""
     nlp = spacy.blank("en")
     examples = []
     for label, scores in zip(gold, cats):
@@ -95,12 +95,14 @@ def exclusive_scores(gold: Sequence[str], cats: Sequence[Dict[str, float]], labe
         predicted.cats = dict(scores)
         reference.cats = {name: float(name == label) for name in labels}
         examples.append(Example(predicted, reference))
-    macro_f = Scorer.score_cats(examples, "cats", labels=labels, multi_label=False)["cats_macro_f"]
+    spacy_scores = Scorer.score_cats(examples, "cats", labels=labels, multi_label=False)
+    per_label = {label: float(prf["f"]) for label, prf in (spacy_scores["cats_f_per_type"] or {}).items()}
     hits = sum(max(scores, key=scores.__getitem__) == label for label, scores in zip(gold, cats))
-    return {"accuracy": hits / len(gold) if gold else 0.0, "macro_f": float(macro_f)}
+    return {"accuracy": hits / len(gold) if gold else 0.0, "macro_f": float(spacy_scores["cats_macro_f"]),
+            "f_per_label": per_label}
 
 
-def score_pipeline(nlp: Language, rows: Sequence[Tuple[str, str]], labels: Sequence[str], batch_size: int) -> Dict[str, float]:
+def score_pipeline(nlp: Language, rows: Sequence[Tuple[str, str]], labels: Sequence[str], batch_size: int) -> Dict[str, Any]:
     docs = nlp.pipe([text for text, _ in rows], batch_size=batch_size)
     return exclusive_scores([label for _, label in rows], [doc.cats for doc in docs], labels)
 
@@ -143,7 +145,7 @@ def run_one(
     """Draw `shots` per label (seed), train with `spacy train`, score model-best."""
     folder = work / f"{task.name}-{shots}-{seed}-{variant.replace('=', '_')}"
     blank = spacy.blank("en")
-    rows = draw(task.pool, shots, list(task.labels), random.Random(f"{seed}-{task.name}-{shots}"))
+    rows = draw_shots(task, shots, seed)
     overrides = {
         **textcat_overrides(task, args.model, args.device),
         "paths.train": str(write_textcat_docbin(blank, rows, list(task.labels), folder / "train.spacy")),
