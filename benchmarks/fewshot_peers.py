@@ -150,7 +150,7 @@ def planned_runs(args: argparse.Namespace, names: Sequence[str]) -> List[Tuple[s
     if 0 in args.shots and "ours" in args.methods:
         runs += [(name, 0, None, "ours") for name in names]
     for shots in sorted(n for n in set(args.shots) if n > 0):
-        for seed in range(seeds_for(args, shots)):
+        for seed in range(args.first_seed, seeds_for(args, shots)):
             runs += [(name, shots, seed, method) for name in names for method in METHODS if method in args.methods]
     return runs
 
@@ -253,6 +253,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--shots", type=int, nargs="+", default=[0, 8, 64], help="examples per label (0: ours zero-shot)")
     parser.add_argument("--seeds", type=int, default=5, help="draws per N (seeds 0..S-1)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="start at this seed (to share the seeds of one table among processes)")
     parser.add_argument("--seeds-at", nargs="*", default=[], metavar="N=S", help="fewer seeds for some N, e.g. 64=2")
     parser.add_argument("--test-size", type=int, default=300, help="held-out test texts per data set")
     parser.add_argument("--dev-per-label", type=int, default=8, help="dev docs per label (ours' spacy train dev)")
@@ -280,7 +282,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]:
     args = parse_args(argv)
     if args.table is not None:
-        results = [run for path in args.table for run in json.loads(path.read_text(encoding="utf8"))["runs"]]
+        merged: Dict[Tuple[str, int, Optional[int], str], Dict[str, Any]] = {}
+        for path in args.table:  # the first file's run wins where two processes ran the same one
+            for r in json.loads(path.read_text(encoding="utf8"))["runs"]:
+                merged.setdefault((r["data"], r["shots"], r["seed"], r["method"]), r)
+        results = list(merged.values())
         print(tables(results))
         return results
     if not any((args.data / NEEDED[name]).exists() for name in args.datasets):
