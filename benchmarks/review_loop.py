@@ -85,6 +85,15 @@ def choose(nlp: Language, pool: List[str], seen: Set[str], order: str, schema: A
     return [{**rows[i], "ranking": entry} for i, entry in chosen]
 
 
+def log_point(args: argparse.Namespace, point: Dict[str, Any]) -> None:
+    """Print a point (spacy train's own log goes to stdout too) and append it to `--jsonl`."""
+    line = json.dumps(point)
+    print(line, flush=True)
+    if args.jsonl is not None:
+        with args.jsonl.open("a", encoding="utf8") as file:
+            file.write(line + "\n")
+
+
 def run_order(
     args: argparse.Namespace, task: TextTask, order: str, seed: int, round0: Path, start: Dict[str, Any],
     dev: Path, folder: Path,
@@ -125,7 +134,7 @@ def run_order(
              "mean_margin": round(statistics.fmean(margins), 4) if margins else None,
              "seconds": round(time.perf_counter() - started, 1), "load": [round(x, 2) for x in os.getloadavg()]}
         )
-        print(json.dumps(points[-1]), flush=True)
+        log_point(args, points[-1])
     return points
 
 
@@ -218,6 +227,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--plot", type=Path, default=None)
+    parser.add_argument("--jsonl", type=Path, default=None, help="Append each point to this file as a JSON line.")
     parser.add_argument("--title", default="", help="A small title on the plot (e.g. the settings).")
     parser.add_argument("--report", type=Path, default=None, help="Only print the table / draw the plot of a saved --output.")
     parser.add_argument("--smoke", action="store_true", help="Tiny sizes: pool 16, test 8, 1 round of 4, 1 seed, 2 steps.")
@@ -239,7 +249,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
         dev = write_textcat_docbin(spacy.blank("en"), task.dev, labels, Path(shared) / "dev.spacy")
         round0 = build_pipeline(args.model, task.labels, task.template, Path(shared) / "round0")
         start = score_pipeline(spacy.load(round0), task.test, labels, args.batch_size)
-        print(json.dumps({"reviewed": 0, **start, "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+        log_point(args, {"reviewed": 0, **start, "seconds": round(time.perf_counter() - started, 1)})
         for seed in args.seeds:
             for order in args.orders:
                 with tempfile.TemporaryDirectory() as tmp:
