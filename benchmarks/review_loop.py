@@ -193,9 +193,21 @@ def plot(points: Sequence[Dict[str, Any]], path: Path, seeds: Optional[Sequence[
     fig.savefig(path, dpi=100)
 
 
+def read_points(path: Path) -> List[Dict[str, Any]]:
+    """The points of a saved `--output` (JSON) or `--jsonl` file; a JSON-lines file holds the shared
+    round 0 once, without order and seed: it is given to each run of the file."""
+    if path.suffix != ".jsonl":
+        return list(json.loads(path.read_text(encoding="utf8"))["points"])
+    lines = [json.loads(line) for line in path.read_text(encoding="utf8").splitlines() if line.strip()]
+    points = [p for p in lines if "order" in p]
+    starts = [p for p in lines if "order" not in p and p["reviewed"] == 0]
+    runs = sorted({(p["order"], p["seed"]) for p in points})
+    return [{**starts[-1], "order": o, "seed": s} for o, s in runs if starts] + points
+
+
 def report(args: argparse.Namespace) -> List[Dict[str, Any]]:
-    saved = json.loads(args.report.read_text(encoding="utf8"))
-    points = saved["points"]
+    """The table (and plot) of saved runs; several files (orders or seeds run apart) are joined."""
+    points = [p for path in args.report for p in read_points(path)]
     seeds = args.seeds if args.seeds_given else None
     print(table(points, seeds))
     if args.plot is not None:
@@ -229,7 +241,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser.add_argument("--plot", type=Path, default=None)
     parser.add_argument("--jsonl", type=Path, default=None, help="Append each point to this file as a JSON line.")
     parser.add_argument("--title", default="", help="A small title on the plot (e.g. the settings).")
-    parser.add_argument("--report", type=Path, default=None, help="Only print the table / draw the plot of a saved --output.")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", default=None,
+        help="Only print the table / draw the plot of saved --output (.json) or --jsonl (.jsonl) files, joined.",
+    )
     parser.add_argument("--smoke", action="store_true", help="Tiny sizes: pool 16, test 8, 1 round of 4, 1 seed, 2 steps.")
     args = parser.parse_args(argv)
     args.seeds_given = args.seeds is not None
