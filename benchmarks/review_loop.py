@@ -15,7 +15,9 @@ Work that cannot change the result is done once: the zero-shot pipeline and its 
 shared by every run (round 0); `--order random` does not read the model's scores, so it ranks
 the texts alone and annotates only the docs it hands to the reviewer (their tasks carry the
 model's predictions as in a real export), and `--order uncertainty` annotates the pool's docs
-not yet reviewed (reviewed docs are left out before ranking anyway). Runs go seed by seed, both
+not yet reviewed (reviewed docs are left out before ranking anyway). A round whose fine-tuning
+does not beat its starting pipeline on dev keeps that pipeline (`finetune`'s default), so its
+test score is the previous round's and is not computed again. Runs go seed by seed, both
 orders per seed, and `--output` is rewritten after each, so a stopped run keeps whole seeds.
 `--report FILE` prints the table (and draws `--plot`) from a saved `--output` again, keeping
 only `--seeds`.
@@ -124,8 +126,11 @@ def run_order(
         overrides = {"training.max_steps": args.max_steps} if args.max_steps else {}
         trained = finetune(FinetuneSettings(pipeline=str(current), train=folder / "reviewed.spacy", dev=dev, output=out, overrides=overrides))
         current = out / "model-best"
-        nlp = spacy.load(current)
-        scores = score_pipeline(nlp, task.test, labels, args.batch_size)
+        if trained["kept"] == "zero-shot":  # model-best is the round's starting pipeline, saved again
+            scores = {key: points[-1][key] for key in ("accuracy", "macro_f")}
+        else:
+            nlp = spacy.load(current)
+            scores = score_pipeline(nlp, task.test, labels, args.batch_size)
         margins = [r["ranking"]["margin"] for r in records if r["ranking"]["margin"] is not None]
         points.append(
             {"order": order, "seed": seed, "reviewed": len(seen), "imported": counts.docs, **scores,
