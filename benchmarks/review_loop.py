@@ -178,14 +178,16 @@ def plot(points: Sequence[Dict[str, Any]], path: Path, seeds: Optional[Sequence[
 
     by = cells(points, seeds)
     fig, ax = plt.subplots(figsize=(6, 4))
-    for order, colour in (("uncertainty", "tab:blue"), ("random", "tab:orange")):
+    # random first, uncertainty dashed on top: equal points stay visible
+    for order, colour, style in (("random", "tab:orange", "-o"), ("uncertainty", "tab:blue", "--s")):
         xs = sorted(n for o, n in by if o == order)
         if not xs:
             continue
         for i in range(max(len(by[(order, x)]) for x in xs)):  # each seed, thin
             seed_xs = [x for x in xs if len(by[(order, x)]) > i]
             ax.plot(seed_xs, [by[(order, x)][i] for x in seed_xs], color=colour, alpha=0.25, linewidth=1)
-        ax.plot(xs, [statistics.fmean(by[(order, x)]) for x in xs], color=colour, marker="o", label=f"--order {order} (mean)")
+        means = [statistics.fmean(by[(order, x)]) for x in xs]
+        ax.plot(xs, means, style, color=colour, markersize=5, label=f"--order {order} (mean)")
     ax.set_xlabel("reviewed docs")
     ax.set_ylabel("accuracy on held-out AG News texts")
     ax.set_xticks(sorted({n for _, n in by}))
