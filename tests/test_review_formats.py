@@ -1,6 +1,7 @@
 """Review formats: export -> import round trips on hostile text, review statuses, alignment,
 unknown labels, overlapping spans, review order, and the Label Studio labeling config."""
 
+import io
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,6 +17,8 @@ from spacy_zeroshot.engines.formats import ReviewSchema, doubt, import_reviewed,
 from spacy_zeroshot.engines.formats.common import utf16_to_codepoints
 from spacy_zeroshot.engines.formats.label_studio import labeling_config
 from spacy_zeroshot.engines.formats.schema import CategorySet, SpanTarget
+from spacy_zeroshot.engines.run import annotate as annotate_run
+from spacy_zeroshot.engines.settings import AnnotateSettings
 
 SUFFIX = {"review": ".jsonl", "label-studio": ".json", "prodigy": ".jsonl", "doccano": ".jsonl"}
 
@@ -70,6 +73,23 @@ def test_review_formats_review_default_unchanged(pipeline_dir: Path, corpus: Pat
     annotate(pipeline_dir, corpus, tmp_path / "explicit.jsonl", options=["--format", "review"])
     assert (tmp_path / "plain.jsonl").read_bytes() == (tmp_path / "explicit.jsonl").read_bytes()
     assert not list(tmp_path.glob("*.review-work"))
+
+
+def test_review_formats_log_names_only_outputs_that_stay(pipeline_dir: Path, corpus: Path, tmp_path: Path) -> None:
+    target, spacy_out = tmp_path / "tasks.json", tmp_path / "tasks.spacy"
+    settings = AnnotateSettings(
+        pipeline=str(pipeline_dir), input=str(corpus), outputs=[target, spacy_out], quiet=True,
+        format="label-studio", order="uncertainty", limit=2,
+    )
+    log = io.StringIO()
+    summary = annotate_run(settings, log=log)
+    lines = log.getvalue().splitlines()
+    work_lines = [line for line in lines if ".review-work" in line]
+    assert len(work_lines) == 1 and "temporary work folder" in work_lines[0]
+    assert [line for line in lines if line.startswith("Output: ")] == [f"Output: {target}, {spacy_out}"]
+    assert lines[-1].startswith(f"Review: 2 docs written to {target} (label-studio, order uncertainty")
+    assert summary["outputs"] == [str(target), str(spacy_out)]
+    assert target.exists() and spacy_out.exists() and not list(tmp_path.glob("*.review-work"))
 
 
 def test_review_formats_label_studio_task_layout(pipeline_dir: Path, corpus: Path, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 The corpus is annotated exactly as a plain run would (crash-safe chunks, `--resume`) into a
 work folder beside the output; the records are then ranked, filtered and written in the
 annotation tool's format, with the chosen docs (in the same order) in the .spacy output if one
-is asked for. The work folder is removed at the end.
+is asked for. The work folder is removed at the end, so the log names it only as temporary and
+the summary names the outputs that stay.
 """
 
 import shutil
@@ -21,6 +22,7 @@ from .chunks import atomic_write
 from .formats import FORMAT_SUFFIXES, ORDERS, convert, schema_from_pipeline, select, serialize
 from .formats.exporting import check_format
 from .formats.label_studio import labeling_config
+from .progress import format_summary, say
 
 WORK_SUFFIX = ".review-work"
 
@@ -81,10 +83,15 @@ def annotate_for_review(settings: Any, run: Any, *, log: IO[str] = sys.stderr) -
     if work.exists() and not settings.resume and not (work / "annotated.jsonl.parts").exists():
         shutil.rmtree(work)  # a finished annotation whose export never ran: start clean
     work.mkdir(parents=True, exist_ok=True)
+    say(
+        log,
+        f"Annotating into a temporary work folder, {work} (removed once {target.name} is written;"
+        " kept for --resume if the run stops).",
+    )
     plain = replace(
         settings, outputs=annotated, format="review", order="input", limit=None, skip_reviewed=None, summary=None
     )
-    summary = run(plain, log=log)
+    summary = run(plain, log=log, report=False)
     rows = [row for row in srsly.read_jsonl(annotated[0])]
     docs: List[Doc] = list(DocBin(store_user_data=True).from_disk(annotated[1]).get_docs(Vocab()))
 
@@ -124,11 +131,11 @@ def annotate_for_review(settings: Any, run: Any, *, log: IO[str] = sys.stderr) -
     }
     if settings.summary is not None:
         srsly.write_json(settings.summary, summary)
-    print(
+    say(log, format_summary(summary))
+    say(
+        log,
         f"Review: {len(records):,} docs written to {target} ({settings.format}, order {settings.order}"
         f"{f', {left_out:,} already reviewed left out' if left_out else ''}).",
-        file=log,
-        flush=True,
     )
     return summary
 

@@ -22,9 +22,11 @@ from .settings import ENGINES, ON_ERROR, AnnotateSettings
 MAX_REPORTED = 20
 
 
-def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[str, Any]:
+def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr, report: bool = True) -> Dict[str, Any]:
     """Annotate `settings.input` with `settings.pipeline` and write the outputs.
 
+    report (bool): Print the summary at the end (the review export prints its own, naming
+        its outputs rather than its temporary work folder).
     RETURNS (Dict[str, Any]): The run's summary (docs, pairs, time, throughput, label counts).
     """
     from .review_export import annotate_for_review, wants_review_export
@@ -58,7 +60,8 @@ def annotate(settings: AnnotateSettings, *, log: IO[str] = sys.stderr) -> Dict[s
     summary["engine"] = settings.engine
     if settings.summary is not None:
         srsly.write_json(settings.summary, summary)
-    say(log, format_summary(summary))
+    if report:
+        say(log, format_summary(summary))
     return summary
 
 
