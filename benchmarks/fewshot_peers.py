@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fewshot_table  # noqa: E402
@@ -187,12 +187,7 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
     return results
 
 
-def mean_sd(values: Iterable[float]) -> str:
-    values = [100 * v for v in values]
-    if not values:
-        return "-"
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.mean(values):.1f} ± {sd:.1f}"
+mean_sd = fewshot_table.mean_sd
 
 
 def paired(runs: Dict[Tuple[str, Any], Dict[str, Any]], a: str, b: str) -> Tuple[str, str]:
