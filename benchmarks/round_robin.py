@@ -13,6 +13,8 @@ the range, with the load average read before and after: time on a quiet machine 
     python benchmarks/round_robin.py --a main --b f440922 --docs 16 --rounds 3
     python benchmarks/round_robin.py --a . --b . --b-set max_batch_pairs=16 --dtypes bfloat16
     python benchmarks/round_robin.py --a HEAD --b none --docs 16,32,64 --repeats 1   # one variant, three sizes
+    python benchmarks/round_robin.py --a HEAD --b 7fe6bf0 --docs 4 --labels 64 --dtypes float32   # the label sweep
+    python benchmarks/round_robin.py --a HEAD --b 7fe6bf0 --docs 4 --long --dtypes float32        # long premises
 
 A ref is a git commit, branch or tag of this repository (its `spacy_zeroshot/` is exported to
 `--work-dir`), or "." for the working tree; `--b none` times variant A alone. Several `--docs`
@@ -48,6 +50,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     add("--b-set", action="append", default=[], help="a zeroshot_nli setting of variant B, key=value (repeatable)")
     add("--docs", default="32", help="docs in the one nlp.pipe call; several sizes comma-separated (default 32)")
     add("--labels", type=int, default=8, help="labels per doc (default 8)")
+    add("--long", action="store_true", help="premises of 400-500 tokens (AG News texts joined) instead of 30-120")
     add("--rounds", type=int, default=3, help="rounds, each a fresh process per variant (default 3)")
     add("--repeats", type=int, default=3, help="timed repeats inside each worker (default 3)")
     add("--dtypes", default="float32,bfloat16", help="comma-separated dtypes (default float32,bfloat16)")
@@ -95,11 +98,11 @@ def worker(args: argparse.Namespace) -> Dict[str, float]:
     from transformers import AutoTokenizer
     from zeroshot_bench.models import build_random_deberta
     from zeroshot_bench.runners import hf_pipeline, hf_runners, ours_run
-    from zeroshot_bench.workloads import LABELS, load_texts
+    from zeroshot_bench.workloads import LABELS, load_long_texts, load_texts
 
     model = str(build_random_deberta(Path(args.work_dir) / "deberta-v3-base-random"))
     sizes = doc_sizes(args)
-    texts, _ = load_texts(max(sizes), AutoTokenizer.from_pretrained(model))
+    texts, _ = (load_long_texts if args.long else load_texts)(max(sizes), AutoTokenizer.from_pretrained(model))
     labels = LABELS[: args.labels]
     settings = json.loads(args.settings)
     per_doc = hf_runners(hf_pipeline(model, "cpu"), labels)["(a) HF pipeline, per doc"]
@@ -142,7 +145,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
             code, settings = variants[name]
             command = [sys.executable, __file__, "--worker", "--settings", json.dumps(settings)]
             command += ["--docs", str(args.docs), "--labels", str(args.labels), "--repeats", str(args.repeats)]
-            command += ["--dtypes", args.dtypes, "--work-dir", args.work_dir]
+            command += ["--dtypes", args.dtypes, "--work-dir", args.work_dir] + (["--long"] if args.long else [])
             env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(code), str(HERE)])}
             output = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
             ratios = json.loads(output.strip().splitlines()[-1])
@@ -156,7 +159,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         for name in names:
             cells = [cell(results[name][f"{d}@{n}"]) for d in dtypes]
             print(f"| {name} | {n} | {' | '.join(cells)} |")
-    print(f"\n{args.labels} labels, medians of {args.rounds} rounds [range]; each round the median of {args.repeats} repeats")
+    premises = "premises of 400-500 tokens" if args.long else "premises of 30-120 tokens"
+    print(f"\n{args.labels} labels, {premises}, medians of {args.rounds} rounds [range]; each round the median of {args.repeats} repeats")
 
 
 def cell(values: List[float]) -> str:
