@@ -142,21 +142,23 @@ def resolve_device_and_dtype(device: Union[str, int], dtype: str) -> Tuple["torc
 
 
 # Per-device batching defaults. On CPUs, float32 runs best with small batches of similar
-# length: a batch of 16 pairs keeps the activations in cache and wastes little padding (64 was
-# slower or within noise on a quiet machine). bfloat16 products on a CPU's matrix engine
-# (AMX, AVX512-BF16) want more rows per call, and the casts and elementwise steps around them
-# cost less per pair in fewer, larger calls: 64 pairs ran 2.5x faster than 16 in alternated
-# timings (benchmarks/ab_levers.py). GPUs want many pairs per launch, bounded by the memory
-# left for activations.
+# length: measured side by side on one nlp.pipe call on a quiet 2-core AVX2 machine
+# (benchmarks/batch_caps.py), 16 pairs / 2048 tokens beat 32 and 64 pairs on 128 pairs
+# (0.89x, 0.79x), tied them on 512 pairs (1.02x, 0.99x) and beat 8192 tokens on 400-500-token
+# premises (0.76x; 4096: 0.97x). bfloat16 keeps the same batches: 64 pairs / 8192 tokens had
+# won 2.5x in alternated timings on a 10x oversubscribed machine, but on a quiet AMX machine they
+# made a 16-doc call ~1.5x slower than 16-pair batches and tied at 32 docs (issue 23), so the
+# larger batches were dropped. The bfloat16 constants stay separate so that a measurement on a
+# bfloat16 CPU (`batch_caps.py --dtype bfloat16`) can set them apart again. GPUs want many pairs
+# per launch, bounded by the memory left for activations.
 CPU_BATCH_PAIRS = 16
 CPU_BATCH_TOKENS = 2048
-CPU_BF16_BATCH_PAIRS = 64
-CPU_BF16_BATCH_TOKENS = 8192
-# ... but not for long pairs: at 400-500 tokens a batch of 8192 tokens (17 pairs) holds attention
-# matrices of 17 x 462^2 cells per head, which leave the caches, and ran 1.66x slower than
-# batches of 2048 tokens (4 pairs) in alternated timings on a 2-core AMX CPU. So bfloat16
-# batches are also held to 64 pairs' worth of 128-token attention: 64 x 128^2 cells per head
-# (4 pairs of 512 tokens; short pairs are unaffected).
+CPU_BF16_BATCH_PAIRS = 16
+CPU_BF16_BATCH_TOKENS = 2048
+# A bfloat16 batch whose pair cap the user raises is also held to 64 pairs' worth of 128-token
+# attention, 64 x 128^2 cells per head (4 pairs of 512 tokens; short pairs are unaffected): at
+# 400-500 tokens a batch of 8192 tokens (17 pairs) holds attention matrices that leave the
+# caches, and ran 1.66x slower than batches of 2048 tokens (4 pairs) on a 2-core AMX CPU.
 CPU_BF16_BATCH_CELLS = 64 * 128 * 128
 GPU_BATCH_PAIRS = 256
 GPU_MIN_TOKENS = 1024
@@ -183,8 +185,8 @@ def default_batching(device: "torch.device", config: object, itemsize: int, max_
     scores of one layer, which is all inference keeps alive). Out-of-memory errors are still
     caught and the batch halved, so the estimate only needs to be roughly right.
 
-    On the CPU: 16 pairs / 2048 tokens, or 64 pairs / 8192 tokens when the matrix products
-    run in half precision (`itemsize` 2: the bfloat16 mode).
+    On the CPU: 16 pairs / 2048 tokens (`CPU_BATCH_*`), or `CPU_BF16_BATCH_*` when the matrix
+    products run in half precision (`itemsize` 2: the bfloat16 mode; the same 16 / 2048 today).
 
     device (torch.device): Where the model runs.
     config (object): The model's transformers config (hidden_size, intermediate_size, heads).
