@@ -2,9 +2,11 @@
 
 Reads ../shared/models/minilm-nli and ../shared/data/semeval2010_task8 by path (research
 licences, never copied); skips when either is absent. 8 sentences per relation (and 8 "Other")
-train the relation extractor with negative sampling (its defaults) through `nlp.update`; both the
-zero-shot and the fine-tuned pipeline then get their no-relation threshold fitted on the same dev
-sentences (`calibrate`), and are scored on held-out test sentences.
+train the relation extractor with negative sampling (its defaults) through `nlp.update`, with the
+shipped training settings of configs/fewshot_pipeline.cfg (optimizer and learn-rate schedule,
+steps, batch size, dropout); both the zero-shot and the fine-tuned pipeline then get their
+no-relation threshold fitted on the same dev sentences (`calibrate`), and are scored on held-out
+test sentences.
 """
 
 import json
@@ -17,10 +19,10 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.training import Example
-from spacy.util import minibatch
-from thinc.api import Adam
+from spacy.util import fix_random_seed, load_config, minibatch, registry
 
 SEMEVAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "semeval2010_task8" / "test.jsonl"
+SHIPPED = Path(__file__).resolve().parents[1] / "configs" / "fewshot_pipeline.cfg"
 RELATIONS = {
     "Cause-Effect": "{subj} causes {obj}.",
     "Component-Whole": "{subj} is a part of {obj}.",
@@ -68,6 +70,24 @@ def calibrated_f(nlp: Language, dev: List[Example], test: List[Example]) -> floa
     return nlp.get_pipe("zeroshot_relation_extractor").score([Example(d, eg.reference) for d, eg in zip(docs, test)])["rel_micro_f"]
 
 
+def train_as_shipped(nlp: Language, examples: List[Example]) -> None:
+    """`spacy train`'s loop with the [training] settings of configs/fewshot_pipeline.cfg: the
+    examples shuffled every epoch, batches of `batcher.size`, `dropout`, the optimizer's
+    learn-rate schedule stepped after every update, until `max_steps` or `max_epochs`."""
+    training = load_config(SHIPPED)["training"]
+    sgd = registry.resolve({"optimizer": training["optimizer"]})["optimizer"]
+    order = random.Random(0)
+    steps = 0
+    for _ in range(training["max_epochs"]):
+        order.shuffle(examples)
+        for batch in minibatch(examples, size=training["batcher"]["size"]):
+            nlp.update(batch, sgd=sgd, drop=training["dropout"])
+            sgd.step_schedules()
+            steps += 1
+            if steps == training["max_steps"]:
+                return
+
+
 @pytest.mark.slow
 def test_relation_few_shot_beats_zero_shot_on_semeval(shared_minilm: str) -> None:
     if not SEMEVAL.exists():
@@ -87,10 +107,7 @@ def test_relation_few_shot_beats_zero_shot_on_semeval(shared_minilm: str) -> Non
     tuned = build(shared_minilm)
     tuned.initialize()
     examples = [example(tuned, r) for r in train]
-    sgd = Adam(learn_rate=1e-4)
-    random.seed(0)
-    for _ in range(2):
-        for batch in minibatch(examples, size=8):
-            tuned.update(batch, sgd=sgd)
+    fix_random_seed(0)  # as `spacy train` does: the negative sampling (random) and the dropout (torch)
+    train_as_shipped(tuned, examples)
     few_shot = calibrated_f(tuned, dev, test)
     assert few_shot > zero_shot + 0.05, (zero_shot, few_shot)
