@@ -1,13 +1,18 @@
 """The review loop, measured: does reviewing the closest calls first reach a given accuracy
 with fewer reviewed docs than reviewing at random?
 
-For each seed and order (uncertainty, random): a zero-shot AG News pipeline annotates a pool;
-the loop's own code ranks the pool (`engines.formats.select`), writes Label Studio tasks, a
-simulated reviewer answers them with the gold labels (examples/project/scripts/simulate_review.py),
+For each seed and order (uncertainty, random): a zero-shot pipeline annotates a pool; the
+loop's own code ranks the pool (`engines.formats.select`), writes Label Studio tasks, a
+simulated reviewer answers them with the gold (examples/project/scripts/simulate_review.py),
 `import_reviewed` turns the export into gold docs, `finetune` trains on every doc reviewed so
-far, and accuracy on held-out test texts is measured after each round.
+far, and the held-out test score is measured after each round. Two tasks (`--task`):
+`ag_news` (AG News categories, accuracy on 300 test texts) and `conll-typing` (CoNLL-2003 gold
+entity spans typed PER / ORG / LOC / MISC, typing accuracy = `ents_f` on 100 test sentences:
+benchmarks/review_loop_spans.py). Each point also records the gold labels of the docs handed
+to the reviewer that round ("picked").
 
     python benchmarks/review_loop.py --output benchmarks/results/review_loop.json --plot docs/review_loop.png
+    python benchmarks/review_loop.py --task conll-typing --pool-size 200 --jsonl spans.jsonl
     python benchmarks/review_loop.py --smoke          # tiny sizes, a minute: checks the plumbing only
     python benchmarks/review_loop.py --report benchmarks/results/review_loop.json --plot docs/review_loop.png
 
@@ -17,15 +22,17 @@ the texts alone and annotates only the docs it hands to the reviewer (their task
 model's predictions as in a real export), and `--order uncertainty` annotates the pool's docs
 not yet reviewed (reviewed docs are left out before ranking anyway). A round whose fine-tuning
 does not beat its starting pipeline on dev keeps that pipeline (`finetune`'s default), so its
-test score is the previous round's and is not computed again. Runs go seed by seed, both
+test score is the previous round's and is not computed again, and the pool's annotations by
+that pipeline are reused (the zero-shot pipeline's by every run). Runs go seed by seed, both
 orders per seed, and `--output` is rewritten after each, so a stopped run keeps whole seeds.
 `--report FILE` prints the table (and draws `--plot`) from a saved `--output` again, keeping
 only `--seeds`.
 
-The data (../shared/data/ag_news) and model (../shared/models/minilm-nli) are read by path.
+The data (../shared/data: ag_news, conll2003) and model (../shared/models/minilm-nli) are read by path.
 """
 
 import argparse
+import collections
 import importlib.util
 import json
 import os
@@ -34,15 +41,16 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import DocBin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fewshot_data import SHARED_DATA, TextTask, load_text_task, write_textcat_docbin  # noqa: E402
+from fewshot_data import SHARED_DATA, load_text_task, write_textcat_docbin  # noqa: E402
 from fewshot_table import score_pipeline  # noqa: E402
 
 from spacy_zeroshot.engines.finetune import FinetuneSettings, finetune  # noqa: E402
@@ -51,6 +59,56 @@ from spacy_zeroshot.engines.review import review_record  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = ROOT.parent / "shared" / "models" / "minilm-nli"
+TASKS = {  # name: (data folder, default test size, y axis of the plot)
+    "ag_news": ("ag_news", 300, "accuracy on held-out AG News texts"),
+    "conll-typing": ("conll2003", 100, "typing accuracy (ents_f, gold spans), CoNLL test sentences"),
+}
+Records = Dict[Tuple[str, str], Dict[str, Any]]  # (pipeline, text) -> review record
+
+
+@dataclass
+class LoopTask:
+    """What the loop needs of a task.
+
+    pool: (text, gold) rows the seeds' pools are drawn from.
+    dev: the dev corpus `finetune` chooses by; round0: the saved zero-shot pipeline.
+    score: test scores of a pipeline ("accuracy", "macro_f").
+    gold_record: the simulated reviewer's gold of a row; gold_labels: its gold labels ("picked").
+    """
+
+    pool: List[Tuple[str, Any]]
+    dev: Path
+    round0: Path
+    score: Callable[[Language], Dict[str, Any]]
+    gold_record: Callable[[str, Any], Dict[str, Any]]
+    gold_labels: Callable[[Any], List[str]]
+
+
+def ag_news_task(args: argparse.Namespace, folder: Path) -> LoopTask:
+    task = load_text_task("ag_news", args.data, args.test_size, dev_per_label=2 if args.smoke else 8)
+    labels = list(task.labels)
+    return LoopTask(
+        pool=list(task.pool),
+        dev=write_textcat_docbin(spacy.blank("en"), task.dev, labels, folder / "dev.spacy"),
+        round0=build_pipeline(args.model, task.labels, task.template, folder / "round0"),
+        score=lambda nlp: score_pipeline(nlp, task.test, labels, args.batch_size),
+        gold_record=lambda text, label: {"text": text, "cats": {label: 1.0}},
+        gold_labels=lambda label: [label],
+    )
+
+
+def conll_typing_task(args: argparse.Namespace, folder: Path) -> LoopTask:
+    import review_loop_spans as spans
+
+    pool, dev, test = spans.load_typing(args.data, args.test_size, 2 if args.smoke else args.dev_size)
+    return LoopTask(
+        pool=pool,
+        dev=spans.write_typing_docbin(dev, folder / "dev.spacy"),
+        round0=spans.build_typing_pipeline(args.model, [*pool, *spans.rows(dev), *spans.rows(test)], folder / "round0"),
+        score=lambda nlp: spans.typing_accuracy(nlp, test),
+        gold_record=spans.gold_record,
+        gold_labels=spans.gold_labels,
+    )
 
 
 def _simulator() -> Any:
@@ -71,18 +129,28 @@ def build_pipeline(model: str, labels: Dict[str, str], template: str, path: Path
     return path
 
 
-def choose(nlp: Language, pool: List[str], seen: Set[str], order: str, schema: Any, args: argparse.Namespace, seed: int) -> List[Dict[str, Any]]:
+def annotate(nlp: Language, model: str, texts: List[str], cache: Records, batch_size: int) -> List[Dict[str, Any]]:
+    """Review records of `texts` by the pipeline `model` names, computing only those not in `cache`."""
+    todo = list(dict.fromkeys(t for t in texts if (model, t) not in cache))
+    for text, doc in zip(todo, nlp.pipe(todo, batch_size=batch_size)):
+        cache[(model, text)] = review_record(doc)
+    return [cache[(model, t)] for t in texts]
+
+
+def choose(
+    nlp: Language, model: str, pool: List[str], seen: Set[str], order: str, schema: Any, args: argparse.Namespace,
+    seed: int, cache: Records,
+) -> List[Dict[str, Any]]:
     """The round's review records, in review order, each with its ranking entry."""
     todo = [text for text in pool if text not in seen]
     if order == "random":  # the shuffle reads no score: rank the texts, annotate the chosen docs only
         chosen, _ = select([{"text": t} for t in todo], schema, order=order, limit=args.per_round, seed=seed)
-        texts = [todo[i] for i, _ in chosen]
-        rows = [review_record(doc) for doc in nlp.pipe(texts, batch_size=args.batch_size)]
+        rows = annotate(nlp, model, [todo[i] for i, _ in chosen], cache, args.batch_size)
         entries = [entry for _, entry in chosen]
         for row, entry in zip(rows, entries):
             entry["margin"], entry["decision"] = doubt(row, schema)
         return [{**row, "ranking": entry} for row, entry in zip(rows, entries)]
-    rows = [review_record(doc) for doc in nlp.pipe(todo, batch_size=args.batch_size)]
+    rows = annotate(nlp, model, todo, cache, args.batch_size)
     chosen, _ = select(rows, schema, order=order, limit=args.per_round, seed=seed)
     return [{**rows[i], "ranking": entry} for i, entry in chosen]
 
@@ -97,24 +165,25 @@ def log_point(args: argparse.Namespace, point: Dict[str, Any]) -> None:
 
 
 def run_order(
-    args: argparse.Namespace, task: TextTask, order: str, seed: int, round0: Path, start: Dict[str, Any],
-    dev: Path, folder: Path,
+    args: argparse.Namespace, task: LoopTask, order: str, seed: int, start: Dict[str, Any], folder: Path, cache: Records
 ) -> List[Dict[str, Any]]:
     simulate = _simulator().simulate
-    labels = list(task.labels)
     gold = dict(random.Random(f"{seed}-pool").sample(task.pool, min(args.pool_size, len(task.pool))))
     pool = list(gold)
-    current = round0
+    current = model = task.round0  # model: the pipeline whose annotations `current` repeats
+    for key in [key for key in cache if key[0] != str(task.round0)]:  # an earlier run's models
+        del cache[key]
     reviewed = DocBin(store_user_data=True)
     seen: Set[str] = set()
-    points = [{"order": order, "seed": seed, "reviewed": 0, **start}]
+    points = [{"task": args.task, "order": order, "seed": seed, "reviewed": 0, **start}]
     nlp = spacy.load(current)
     for round_number in range(1, args.rounds + 1):
         started = time.perf_counter()
         schema = schema_from_pipeline(nlp, str(current))
-        records = choose(nlp, pool, seen, order, schema, args, seed * 1000 + round_number)
+        records = choose(nlp, str(model), pool, seen, order, schema, args, seed * 1000 + round_number, cache)
         tasks = [convert("label-studio", record, schema, task_id=n) for n, record in enumerate(records)]
-        golds = [{"text": r["text"], "cats": {gold[r["text"]]: 1.0}} for r in records]
+        golds = [task.gold_record(r["text"], gold[r["text"]]) for r in records]
+        picked = collections.Counter(label for r in records for label in task.gold_labels(gold[r["text"]]))
         export = folder / f"export{round_number}.json"
         export.write_text(json.dumps(simulate(tasks, golds), ensure_ascii=False), encoding="utf8")
         docs, counts = import_reviewed(export, "label-studio", nlp, schema)
@@ -124,19 +193,20 @@ def run_order(
         reviewed.to_disk(folder / "reviewed.spacy")
         out = folder / f"round{round_number}"
         overrides = {"training.max_steps": args.max_steps} if args.max_steps else {}
-        trained = finetune(FinetuneSettings(pipeline=str(current), train=folder / "reviewed.spacy", dev=dev, output=out, overrides=overrides))
+        trained = finetune(FinetuneSettings(pipeline=str(current), train=folder / "reviewed.spacy", dev=task.dev, output=out, overrides=overrides))
         current = out / "model-best"
         if trained["kept"] == "zero-shot":  # model-best is the round's starting pipeline, saved again
             scores = {key: points[-1][key] for key in ("accuracy", "macro_f")}
         else:
-            nlp = spacy.load(current)
-            scores = score_pipeline(nlp, task.test, labels, args.batch_size)
+            nlp, model = spacy.load(current), current
+            scores = task.score(nlp)
         margins = [r["ranking"]["margin"] for r in records if r["ranking"]["margin"] is not None]
         points.append(
-            {"order": order, "seed": seed, "reviewed": len(seen), "imported": counts.docs, **scores,
+            {"task": args.task, "order": order, "seed": seed, "reviewed": len(seen), "imported": counts.docs, **scores,
              "kept": trained["kept"], "dev_score": round(trained["scores"]["fine_tuned"]["score"], 4),
              "train_seconds": trained["seconds"],
              "mean_margin": round(statistics.fmean(margins), 4) if margins else None,
+             "picked": dict(sorted(picked.items())),
              "seconds": round(time.perf_counter() - started, 1), "load": [round(x, 2) for x in os.getloadavg()]}
         )
         log_point(args, points[-1])
@@ -189,7 +259,7 @@ def plot(points: Sequence[Dict[str, Any]], path: Path, seeds: Optional[Sequence[
         means = [statistics.fmean(by[(order, x)]) for x in xs]
         ax.plot(xs, means, style, color=colour, markersize=5, label=f"--order {order} (mean)")
     ax.set_xlabel("reviewed docs")
-    ax.set_ylabel("accuracy on held-out AG News texts")
+    ax.set_ylabel(TASKS[points[0].get("task", "ag_news") if points else "ag_news"][2])
     ax.set_xticks(sorted({n for _, n in by}))
     if note:
         ax.set_title(note, fontsize=8)
@@ -213,8 +283,9 @@ def read_points(path: Path) -> List[Dict[str, Any]]:
 
 
 def report(args: argparse.Namespace) -> List[Dict[str, Any]]:
-    """The table (and plot) of saved runs; several files (orders or seeds run apart) are joined."""
-    points = [p for path in args.report for p in read_points(path)]
+    """The table (and plot) of saved runs of `--task` (points without a task are AG News ones);
+    several files (orders or seeds run apart) are joined."""
+    points = [p for path in args.report for p in read_points(path) if p.get("task", "ag_news") == args.task]
     seeds = args.seeds if args.seeds_given else None
     print(table(points, seeds))
     if args.plot is not None:
@@ -234,6 +305,7 @@ def write_output(args: argparse.Namespace, points: List[Dict[str, Any]], started
 
 def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task", choices=sorted(TASKS), default="ag_news")
     parser.add_argument("--model", default=str(MODEL))
     parser.add_argument("--data", type=Path, default=SHARED_DATA)
     parser.add_argument("--orders", nargs="+", default=["uncertainty", "random"])
@@ -241,7 +313,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--per-round", type=int, default=16)
     parser.add_argument("--pool-size", type=int, default=1000)
-    parser.add_argument("--test-size", type=int, default=300)
+    parser.add_argument("--test-size", type=int, default=None, help="Default 300 texts (ag_news), 100 sentences (conll-typing).")
+    parser.add_argument("--dev-size", type=int, default=32, help="conll-typing: dev sentences (ag_news: 8 texts per label).")
     parser.add_argument("--max-steps", type=int, default=0, help="Cap fine-tuning steps (0: the few-shot defaults).")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--output", type=Path, default=None)
@@ -258,24 +331,24 @@ def main(argv: Optional[Sequence[str]] = None) -> List[Dict[str, Any]]:
     args.seeds = args.seeds if args.seeds is not None else [0, 1, 2]
     if args.report is not None:
         return report(args)
+    folder, test_size, _ = TASKS[args.task]
+    args.test_size = args.test_size or test_size
     if args.smoke:
         args.pool_size, args.test_size, args.rounds, args.per_round, args.seeds, args.max_steps = 16, 8, 1, 4, [0], 2
-    if not Path(args.model).exists() or not (args.data / "ag_news").exists():
-        print(f"skipped: needs {args.model} and {args.data / 'ag_news'} (research licences, read by path)")
+    if not Path(args.model).exists() or not (args.data / folder).exists():
+        print(f"skipped: needs {args.model} and {args.data / folder} (research licences, read by path)")
         return []
     started, load_before = time.perf_counter(), [round(x, 2) for x in os.getloadavg()]
-    task = load_text_task("ag_news", args.data, args.test_size, dev_per_label=2 if args.smoke else 8)
-    labels = list(task.labels)
     points: List[Dict[str, Any]] = []
+    cache: Records = {}
     with tempfile.TemporaryDirectory() as shared:
-        dev = write_textcat_docbin(spacy.blank("en"), task.dev, labels, Path(shared) / "dev.spacy")
-        round0 = build_pipeline(args.model, task.labels, task.template, Path(shared) / "round0")
-        start = score_pipeline(spacy.load(round0), task.test, labels, args.batch_size)
-        log_point(args, {"reviewed": 0, **start, "seconds": round(time.perf_counter() - started, 1)})
+        task = (conll_typing_task if args.task == "conll-typing" else ag_news_task)(args, Path(shared))
+        start = task.score(spacy.load(task.round0))
+        log_point(args, {"task": args.task, "reviewed": 0, **start, "seconds": round(time.perf_counter() - started, 1)})
         for seed in args.seeds:
             for order in args.orders:
                 with tempfile.TemporaryDirectory() as tmp:
-                    points.extend(run_order(args, task, order, seed, round0, start, dev, Path(tmp)))
+                    points.extend(run_order(args, task, order, seed, start, Path(tmp), cache))
                 write_output(args, points, started, load_before)
     print(table(points))
     print(f"wall {time.perf_counter() - started:.0f} s; load average before {load_before}, after {[round(x, 2) for x in os.getloadavg()]}")

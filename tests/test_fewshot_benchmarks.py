@@ -125,3 +125,35 @@ def test_fewshot_peers_short_trains_every_method_on_the_same_draw(data, deberta_
     assert (tmp_path / "ag_news-2-0-default" / "out" / "model-best").is_dir()  # ours went through spacy train
     assert peers.main(["--table", str(saved)]) == results
     assert "| ag_news | 0 | ours |" in capsys.readouterr().out
+
+
+def test_review_loop_smoke_runs_both_tasks(data, deberta_path, tmp_path, capsys):
+    loop = load_script("review_loop")
+    for task in ("ag_news", "conll-typing"):
+        jsonl = tmp_path / f"{task}.jsonl"
+        points = loop.main(["--task", task, "--smoke", "--model", deberta_path, "--jsonl", str(jsonl)])
+        assert [(p["order"], p["reviewed"]) for p in points] == [("uncertainty", 0), ("uncertainty", 4), ("random", 0), ("random", 4)]
+        for point in points[1::2]:
+            assert point["task"] == task and point["imported"] == 4 and 0.0 <= point["accuracy"] <= 1.0
+            picked = sum(point["picked"].values())  # gold labels of the reviewed docs: one per text, one per entity
+            assert picked == 4 if task == "ag_news" else picked >= 4
+        assert len(jsonl.read_text(encoding="utf8").splitlines()) == 3  # round 0 once, then each run's round
+        capsys.readouterr()
+        loop.main(["--task", task, "--report", str(jsonl)])
+        assert "| 4 | " in capsys.readouterr().out
+
+
+def test_review_loop_gold_spans_are_saved_with_the_pipeline(data, tmp_path):
+    import spacy
+
+    spans = load_script("review_loop_spans")
+    pool, dev, test = spans.load_typing(data, 5, 3)
+    nlp = spacy.blank("en")
+    assert not {text for text, _ in pool} & {spans.sentence(nlp, r)[0] for r in dev + test}  # held out
+    gold = nlp.add_pipe(spans.GOLD_SPANS)
+    text, ents = pool[0]
+    gold.table[text] = [(start, end) for start, end, _ in ents]
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert [(e.start_char, e.end_char, e.label_) for e in loaded(text).ents] == [(s, e, "ENT") for s, e, _ in ents]
+    assert not loaded("Not in the table .").ents
