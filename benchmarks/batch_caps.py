@@ -42,14 +42,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     from transformers import AutoTokenizer
     from zeroshot_bench.models import build_random_deberta
+    from zeroshot_bench.peaks import load_average
     from zeroshot_bench.runners import ours_run
     from zeroshot_bench.workloads import LABELS, load_long_texts, load_texts
 

@@ -42,6 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     from torch.profiler import ProfilerActivity, profile
     from transformers import AutoTokenizer
     from zeroshot_bench.models import build_random_deberta
+    from zeroshot_bench.peaks import load_average
     from zeroshot_bench.workloads import LABELS, TEMPLATE, load_texts
 
     from spacy_zeroshot.backend import NLIBackend
@@ -51,7 +52,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     pairs = [(text, TEMPLATE.format(label)) for text in texts for label in LABELS][: args.pairs]
     backend = NLIBackend(model, device="cpu", dtype=args.dtype, max_batch_pairs=args.pairs, batch_tokens=1 << 20)
     backend.score(pairs)  # warm-up: one-time kernel selection and caches stay out
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average before: {load_average()}")
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         backend.score(pairs)
     events = prof.key_averages()
@@ -63,7 +64,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     print("| operator | self CPU ms | share | calls |\n|---|---|---|---|")
     for e in top:
         print(f"| `{e.key}` | {e.self_cpu_time_total / 1000:.1f} | {e.self_cpu_time_total / total:.1%} | {e.count} |")
-    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"\nload average after: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ for folder in (HERE, ROOT):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
+from zeroshot_bench.peaks import load_average  # noqa: E402
+
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
@@ -82,10 +84,6 @@ def export_code(ref: str, work_dir: Path) -> Path:
         archive = subprocess.run(["git", "archive", sha, "spacy_zeroshot"], cwd=ROOT, check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
     return target
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def doc_sizes(args: argparse.Namespace) -> List[int]:

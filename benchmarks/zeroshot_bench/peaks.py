@@ -1,10 +1,17 @@
 """What a run is measured against: matrix-product peaks sampled around it, the useful FLOPs of
-its pairs, and the process's peak RSS."""
+its pairs, the process's peak RSS and the load average."""
 
+import os
 import resource
 import time
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+
+def load_average() -> str:
+    """The 1-, 5- and 15-minute load averages, as `uptime` prints them (timings are evidence only
+    on a quiet machine: every benchmark prints this beside its figures)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def peak_rss_mb() -> float:
