@@ -177,6 +177,8 @@ def run(args: argparse.Namespace) -> List[Dict[str, Any]]:
         result.update({"data": name, "shots": shots, "seed": seed, "method": method, "test_size": len(task.test),
                        "draw": digest(draw_shots(task, shots, seed)) if shots else None})
         result.pop("variant", None)
+        if method == "setfit":
+            result["setfit_iterations"] = args.setfit_iterations
         results.append(result)
         log(f"  {name} {shots}-shot seed {seed} {method}: acc {result['accuracy']:.3f} macro-F1 "
             f"{result['macro_f']:.3f} (train {result['train_seconds']:.0f}s)")
@@ -206,6 +208,9 @@ def tables(results: Sequence[Dict[str, Any]]) -> str:
     lines = ["| data | shots | method | accuracy | macro-F1 | seeds | test texts | train s: wall / CPU (mean) |",
              "|---|---|---|---|---|---|---|---|"]
     for (data, shots, method), runs in cells.items():
+        iterations = sorted({r["setfit_iterations"] for r in runs if "setfit_iterations" in r})
+        if iterations:
+            method = f"{method} ({'/'.join(map(str, iterations))} it.)"
         train = "-" if not shots else (f"{statistics.mean(r['train_seconds'] for r in runs):.0f} / "
                                        f"{statistics.mean(r['train_cpu_seconds'] for r in runs):.0f}")
         lines.append(f"| {data} | {shots} | {method} | {mean_sd(r['accuracy'] for r in runs)} | "
@@ -279,7 +284,10 @@ def main(argv: Optional[Sequence[str]] = None) -> Optional[List[Dict[str, Any]]]
     if args.table is not None:
         merged: Dict[Tuple[str, int, Optional[int], str], Dict[str, Any]] = {}
         for path in args.table:  # the first file's run wins where two processes ran the same one
-            for r in json.loads(path.read_text(encoding="utf8"))["runs"]:
+            saved = json.loads(path.read_text(encoding="utf8"))
+            for r in saved["runs"]:
+                if r["method"] == "setfit":  # runs saved before they recorded it: the file's setting
+                    r.setdefault("setfit_iterations", saved["args"]["setfit_iterations"])
                 merged.setdefault((r["data"], r["shots"], r["seed"], r["method"]), r)
         results = list(merged.values())
         print(tables(results))
