@@ -149,3 +149,20 @@ def test_sentence_premises_need_sentences(deberta_path: str) -> None:
     predicted = nlp.get_pipe("sentencizer")(nlp.make_doc(text))
     assert premise_doc(Example(predicted, doc), True, "typer") is predicted
     assert typer.training_groups([Example(predicted, doc)])[0].premises == ("Apple is big.",)
+
+
+def test_initialize_checks_examples_as_annotating_components_leave_them(deberta_path: str) -> None:
+    """`spacy train` runs [training] annotating_components (a sentencizer) before each update:
+    the initialize check sees the examples so annotated, and does not stop a corpus without
+    sentence boundaries that training will read with sentences."""
+    nlp = build(deberta_path, typer={"labels": ["company", "city"]})
+    text = "Apple is big. Paris is old."
+    reference = nlp.make_doc(text)
+    reference.ents = [Span(reference, 0, 1, label="company")]
+    assert not reference.has_annotation("SENT_START")
+    examples = [Example(nlp.make_doc(text), reference)]
+    with pytest.raises(ValueError, match="E303"):
+        nlp.initialize(lambda: examples)
+    nlp.config["training"]["annotating_components"] = ["sentencizer"]
+    nlp.initialize(lambda: examples)
+    assert not examples[0].predicted.has_annotation("SENT_START")  # the check annotates copies

@@ -227,18 +227,21 @@ class ZeroShotTask(Pipe):
             source = (lambda: examples(nlp or self._nlp)) if examples is not None else get_examples
             calibrate_on_initialize(self, source, templates=templates, descriptions=descriptions, min_examples=min_examples)
         if get_examples is not None:
-            self._check_training_examples(get_examples)
+            self._check_training_examples(get_examples, nlp or self._nlp)
 
-    def _check_training_examples(self, get_examples: Callable[[], Iterable[Example]]) -> None:
+    def _check_training_examples(self, get_examples: Callable[[], Iterable[Example]], nlp: Language) -> None:
         """Warn (`W300`) when gold examples hold nothing this task can learn from; a setting
         that cannot build training premises raises here, not mid-training. Examples without
         any gold annotation (spaCy's dummy examples for a plain `nlp.initialize()`, raw
-        text) are no training corpus: nothing to warn about."""
+        text) are no training corpus: nothing to warn about. The examples are checked as
+        `update` will see them: annotated by the [training] annotating_components before this
+        one (e.g. a sentencizer)."""
         if self.gold_description is None:
             return
         sample = [eg for eg in islice(get_examples(), INIT_SAMPLE) if _has_gold(eg)]
         if not sample:
             return
+        sample = self._annotated_as_in_training(sample, nlp)
         found = self.gold_labels(sample)
         hint = ""
         if found:  # the usual cause: names that differ from the component's (case included)
@@ -250,6 +253,25 @@ class ZeroShotTask(Pipe):
             )
         elif found and not set(found) & set(self.labels):  # e.g. relations: unknown labels are negatives
             warnings.warn(Warnings.W302.format(name=self.name, n=len(sample), found=hint), stacklevel=3)
+
+    def _annotated_as_in_training(self, examples: List[Example], nlp: Language) -> List[Example]:
+        """`examples` with copies of their predicted docs annotated, in pipeline order, by the
+        components before this one that `spacy train` lists in [training]
+        annotating_components (`nlp.update(..., annotates=...)` runs them before this
+        component's update)."""
+        annotating = set(nlp.config.get("training", {}).get("annotating_components", None) or ())
+        procs = []
+        for name, proc in nlp.pipeline:
+            if proc is self:
+                break
+            if name in annotating:
+                procs.append(proc)
+        if not procs:
+            return examples
+        docs = [example.predicted.copy() for example in examples]
+        for proc in procs:
+            docs = [proc(doc) for doc in docs]
+        return [Example(doc, example.reference) for doc, example in zip(docs, examples)]
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
         """The gold label names the reference docs of `examples` hold for this task (for `W300`'s
