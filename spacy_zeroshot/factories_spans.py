@@ -13,6 +13,15 @@ from .components.entity_linker import ZeroShotEntityLinker, score_entity_links
 from .components.entity_typer import ZeroShotEntityTyper, score_entity_types
 from .components.span_ranker import ZeroShotSpanRanker, score_span_ranking
 from .tasks.candidates import AliasTable, CandidateSource, KBCandidates
+from .tasks.gold_spans import gold_spans_augmenter
+
+
+@registry.augmenters("spacy-zeroshot.gold_spans.v1")
+def make_gold_spans(label: Optional[str] = None, spans_key: Optional[str] = None) -> Callable[..., Any]:
+    """Dev examples whose predicted docs carry the gold spans (`tasks.gold_spans`), for
+    `[corpora.dev] augmenter` when no component of the pipeline finds spans."""
+    return gold_spans_augmenter(label=label, spans_key=spans_key)
+
 
 # ------------------------------------------- zeroshot_entity_typer / zeroshot_entity_linker
 # (entity typing and linking; candidate sources)

@@ -26,6 +26,8 @@ from ..training.defaults import FEWSHOT_TRAINING_CONFIG
 from .loading import import_code, nli_components
 
 REPORT_FILE = "training.json"
+SPAN_TASKS = ("zeroshot_entity_typer", "zeroshot_entity_linker", "zeroshot_relation_extractor")
+GOLD_SPANS = "spacy-zeroshot.gold_spans.v1"
 
 
 @dataclass
@@ -64,17 +66,21 @@ def finetune(settings: FinetuneSettings, *, log: IO[str] = sys.stderr) -> Dict[s
             Errors.E304.format(what=settings.pipeline, problem="it has no 'zeroshot_nli' component to fine-tune.")
         )
     config = apply_overrides(training_config(nlp, source, settings.train, settings.dev), settings.overrides)
+    augmenter = config["corpora"]["dev"].get("augmenter")
+    if augmenter:
+        print(f"Dev docs keep their gold spans ({augmenter['@augmenters']}): no component before the "
+              "span tasks finds spans.", file=log)
     settings.output.mkdir(parents=True, exist_ok=True)
     config_path = settings.output / "config.cfg"
     config.to_disk(config_path)  # the whole run: `spacy train OUTPUT/config.cfg` repeats it
     weights = dict(config["training"]["score_weights"])
-    zero_shot = dev_scores(nlp, settings.dev, weights)
+    zero_shot = dev_scores(nlp, settings.dev, weights, augmenter)
     print(f"Zero-shot dev score: {zero_shot['score']:.4f}", file=log)
     started = time.perf_counter()
     train(config_path, settings.output, use_gpu=settings.gpu_id)
     seconds = time.perf_counter() - started
     best = settings.output / "model-best"
-    tuned = dev_scores(spacy.load(best), settings.dev, weights)
+    tuned = dev_scores(spacy.load(best), settings.dev, weights, augmenter)
     kept = "fine-tuned"
     if settings.keep_zero_shot and tuned["score"] <= zero_shot["score"]:
         kept = "zero-shot"
@@ -101,7 +107,12 @@ def finetune(settings: FinetuneSettings, *, log: IO[str] = sys.stderr) -> Dict[s
 
 def training_config(nlp: Language, source: str, train: Path, dev: Path) -> Config:
     """A `spacy train` config: every component of `nlp` sourced from `source`, the
-    pipeline's score weights, and the few-shot training defaults.
+    pipeline's score weights, and the few-shot training defaults. Two settings follow the
+    pipeline, as `configs/fewshot_pipeline.cfg` sets them by hand: components that set
+    sentence boundaries without training (a sentencizer) annotate the training docs
+    ([training] annotating_components), and when no component before the span tasks (typer,
+    linker, relations) finds spans, the dev docs keep their gold spans ([corpora.dev]
+    augmenter `spacy-zeroshot.gold_spans.v1`), or every dev score would be 0.
 
     RETURNS (Config): Not interpolated; [paths] train and dev set.
     """
@@ -119,7 +130,27 @@ def training_config(nlp: Language, source: str, train: Path, dev: Path) -> Confi
     weights = {k: v for k, v in nlp.config["training"]["score_weights"].items()}
     if weights:
         config["training"]["score_weights"] = weights
+    config["training"]["annotating_components"] = [
+        name for name in nlp.component_names
+        if not getattr(nlp.get_pipe(name), "is_trainable", False) and {"token.is_sent_start", "doc.sents"} & set(nlp.get_pipe_meta(name).assigns)
+    ]
+    span_task = _span_task_without_source(nlp)
+    if span_task is not None:
+        spans_key = nlp.config["components"][span_task].get("spans_key")
+        config["corpora"]["dev"]["augmenter"] = {"@augmenters": GOLD_SPANS, "label": None, "spans_key": spans_key}
     return config
+
+
+def _span_task_without_source(nlp: Language) -> Optional[str]:
+    """The first span task (typer, linker, relations) when no component before it assigns
+    spans (`doc.ents` / `doc.spans` in its meta's `assigns`); None otherwise."""
+    for name in nlp.pipe_names:
+        meta = nlp.get_pipe_meta(name)
+        if meta.factory in SPAN_TASKS:
+            return name
+        if any(a.startswith(("doc.ents", "doc.spans")) for a in meta.assigns):
+            return None
+    return None
 
 
 def apply_overrides(config: Config, overrides: Dict[str, Any]) -> Config:
@@ -140,9 +171,11 @@ def apply_overrides(config: Config, overrides: Dict[str, Any]) -> Config:
     return Config(config).from_str(config.to_str(), overrides=overrides, interpolate=False)
 
 
-def dev_scores(nlp: Language, dev: Path, weights: Dict[str, Any]) -> Dict[str, Any]:
-    """`nlp.evaluate` on the dev corpus, with the weighted score `spacy train` picks by."""
-    examples: List[Example] = list(Corpus(str(dev))(nlp))
+def dev_scores(nlp: Language, dev: Path, weights: Dict[str, Any], augmenter: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """`nlp.evaluate` on the dev corpus (through `augmenter`, a registered augmenter's
+    config, as [corpora.dev] reads it), with the weighted score `spacy train` picks by."""
+    augment = spacy.util.registry.resolve({"a": augmenter})["a"] if augmenter else None
+    examples: List[Example] = list(Corpus(str(dev), augmenter=augment)(nlp))
     scores = nlp.evaluate(examples)
     numbers = {k: v for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     score = sum(float(numbers.get(key, 0.0) or 0.0) * float(w or 0.0) for key, w in weights.items())
