@@ -4,9 +4,9 @@
 are the same as `configs/fewshot_textcat.cfg` (a test keeps the two equal; only the config's
 per-component `[initialize.components]` settings, which name its components, are its own). Sane for a
 pretrained cross-encoder: learn rate 5e-5 with a 4-step warm-up and a linear decay to 0 at
-step 64, 8 docs per batch, at most 8 epochs or 64 steps, dev scored every 8 steps (the first
-score, at learn rate 0, is the zero-shot model's), no parameter averaging (thinc's averages
-do not cover the torch weights).
+step 64, 8 docs per batch, at most 32 epochs or 64 steps (64 steps even for a handful of
+docs), dev scored every 8 steps (the first score, at learn rate 0, is the zero-shot model's),
+no parameter averaging (thinc's averages do not cover the torch weights).
 """
 
 FEWSHOT_TRAINING_CONFIG = """
@@ -44,7 +44,7 @@ gpu_allocator = ${system.gpu_allocator}
 dropout = 0.1
 accumulate_gradient = 1
 patience = 200
-max_epochs = 8
+max_epochs = 32
 max_steps = 64
 eval_frequency = 8
 frozen_components = []
