@@ -142,11 +142,37 @@ def test_convert_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "[E651]" in capsys.readouterr().err
 
 
-def test_pipeline_labels_of_typer_and_relations(deberta_path: str) -> None:
+def test_pipeline_labels_relation_extractor_reads_every_span(deberta_path: str, tmp_path: Path) -> None:
     from test_relations_component import LABELS, build
 
-    nlp = build(deberta_path)
-    nlp.add_pipe("zeroshot_entity_typer", config={"labels": {"ORG": {"company": "a company"}, "*": {"thing": "a thing"}}})
+    nlp = build(deberta_path)  # "located_in" pairs any two spans
     known: Dict[str, List[str]] = pipeline_labels(nlp)
-    assert known["relations"] == list(LABELS)
-    assert set(known["spans"]) == {"company", "thing", "ORG"}
+    assert known == {"relations": list(LABELS)}
+    text = "The company hired the engineer."
+    rows = [{"text": text, "spans": [{"start": 4, "end": 11, "label": "NOMINAL"}, {"start": 22, "end": 30, "label": "NOMINAL"}],
+             "relations": [{"head": 1, "tail": 0, "label": "located_in"}]}]
+    convert([jsonl(tmp_path / "rel.jsonl", rows)], tmp_path / "out.spacy", nlp=nlp, known=known)
+    assert [e.label_ for e in read(tmp_path / "out.spacy")[0].ents] == ["NOMINAL", "NOMINAL"]
+    nlp.add_pipe("zeroshot_entity_typer", config={"labels": {"ORG": {"company": "a company"}, "*": {"thing": "a thing"}}})
+    assert pipeline_labels(nlp) == {"relations": list(LABELS)}
+
+
+def test_pipeline_labels_typer_for_every_span_reads_every_span(make_nlp: Any) -> None:
+    nlp = make_nlp("zeroshot_entity_typer", {"labels": ["PER", "ORG"]})
+    assert pipeline_labels(nlp) == {}  # not {"spans": ["PER", "ORG", "*"]}
+    nlp = make_nlp("zeroshot_entity_typer", {"labels": {"ORG": ["company", "school"], "$x": ["a 😀"]}})
+    assert pipeline_labels(nlp) == {"spans": ["company", "school", "a 😀", "ORG", "$x"]}
+
+
+def test_pipeline_labels_constrained_relations_name_their_span_types(make_nlp: Any, tmp_path: Path) -> None:
+    labels = {"works_for": {"templates": "{subj} works for {obj}.", "allowed_head": ["PER"], "allowed_tail": ["ORG"]},
+              "causes": {"templates": "{subj} causes {obj}.", "allowed_pairs": ["GENE:DISEASE"]}}
+    nlp = make_nlp("zeroshot_relation_extractor", {"labels": labels})
+    known = pipeline_labels(nlp)
+    assert known == {"relations": ["works_for", "causes"], "spans": ["PER", "ORG", "GENE", "DISEASE"]}
+    rows = [{"text": "Ann joined Acme.", "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 11, "end": 15, "label": "NOMINAL"}],
+             "relations": [{"head": 0, "tail": 1, "label": "works_for"}]}]
+    with pytest.raises(ConvertError) as info:
+        convert([jsonl(tmp_path / "rel.jsonl", rows)], tmp_path / "out.spacy", nlp=nlp, known=known)
+    (problem,) = info.value.problems
+    assert "[E653] the spans label 'NOMINAL'" in problem

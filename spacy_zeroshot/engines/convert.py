@@ -29,6 +29,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..errors import Errors
+from ..tasks.entities import ANY_LABEL
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
 JSONL_SUFFIXES = (".jsonl", ".ndjson")
@@ -322,8 +323,18 @@ LABEL_KINDS = {
 
 def pipeline_labels(nlp: Language) -> Dict[str, List[str]]:
     """Per kind of annotation ("cats", "spans", "relations"), the labels the pipeline's
-    components know. Span labels are the typer's types and the source labels it and the
-    linker's `ent_labels` read; a linker reading every span leaves span labels unchecked."""
+    components know; a kind that is absent is not checked.
+
+    Span labels are the typer's types and the source span labels it types, the linker's
+    `ent_labels` and the head and tail types the relation extractor's labels allow. Span
+    labels are not checked when a component reads every span whatever its label: a typer
+    typing every span ("*"), a linker without `ent_labels`, or a relation extractor with a
+    label that leaves its head or tail type open (no `allowed_head` / `allowed_tail` /
+    `allowed_pairs`), since it pairs every span.
+
+    nlp (Language): The pipeline (it need not be initialized: only its settings are read).
+    RETURNS (Dict[str, List[str]]): Kind -> the known labels, in pipeline order.
+    """
     known: Dict[str, Dict[str, None]] = {}
     unchecked = set()
     for name in nlp.pipe_names:
@@ -332,15 +343,37 @@ def pipeline_labels(nlp: Language) -> Dict[str, List[str]]:
         kind = LABEL_KINDS.get(factory)
         if kind is not None:
             known.setdefault(kind, {}).update(dict.fromkeys(getattr(pipe, "labels", ())))
-        cfg = getattr(pipe, "cfg", {})
-        if factory == "zeroshot_entity_typer":
-            known["spans"].update(dict.fromkeys(k for k in cfg.get("types", {}) if k != "*"))
-        elif factory == "zeroshot_entity_linker":
-            if cfg.get("ent_labels"):
-                known.setdefault("spans", {}).update(dict.fromkeys(cfg["ent_labels"]))
+        settings = getattr(pipe, "settings", None)
+        if factory == "zeroshot_entity_typer" and settings is not None:
+            if ANY_LABEL in settings.types:
+                unchecked.add("spans")
+            known.setdefault("spans", {}).update(dict.fromkeys(k for k in settings.types if k != ANY_LABEL))
+        elif factory == "zeroshot_entity_linker" and settings is not None:
+            if settings.ent_labels:
+                known.setdefault("spans", {}).update(dict.fromkeys(settings.ent_labels))
             else:
                 unchecked.add("spans")
+        elif factory == "zeroshot_relation_extractor" and settings is not None:
+            types = relation_span_types(settings.labels)
+            if types is None:
+                unchecked.add("spans")
+            else:
+                known.setdefault("spans", {}).update(dict.fromkeys(types))
     return {kind: list(labels) for kind, labels in known.items() if kind not in unchecked}
+
+
+def relation_span_types(labels: Mapping[str, Mapping[str, Any]]) -> Optional[List[str]]:
+    """The span types a relation extractor's labels (`normalize_relation_labels`) may
+    connect, or None when some label leaves its head or tail type open (any span)."""
+    types: Dict[str, None] = {}
+    for settings in labels.values():
+        pairs = [pair.partition(":")[::2] for pair in settings.get("allowed_pairs") or ()]
+        heads = settings.get("allowed_head") if settings.get("allowed_pairs") is None else [h for h, _ in pairs]
+        tails = settings.get("allowed_tail") if settings.get("allowed_pairs") is None else [t for _, t in pairs]
+        if heads is None or tails is None:
+            return None
+        types.update(dict.fromkeys([*heads, *tails]))
+    return list(types)
 
 
 @dataclass
