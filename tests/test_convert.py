@@ -124,7 +124,8 @@ def test_convert_unknown_label_is_named(make_nlp: Any, tmp_path: Path) -> None:
     with pytest.raises(ConvertError) as info:
         convert([source], tmp_path / "out.spacy", nlp=nlp, known=known)
     (problem,) = info.value.problems
-    assert problem.startswith(f"{source}:2: [E653]") and "'News'" in problem and "'news'" in problem
+    assert problem.startswith(f"{source}:2: [E653]") and "'News'" in problem
+    assert "it knows '$pay', 'news'." in problem
     write_bytes(source, "a,$pay\n")
     convert([source], tmp_path / "out.spacy", nlp=nlp, known=known)
     assert read(tmp_path / "out.spacy")[0].cats == {"$pay": 1.0, "news": 0.0}
@@ -175,4 +176,4 @@ def test_pipeline_labels_constrained_relations_name_their_span_types(make_nlp: A
     with pytest.raises(ConvertError) as info:
         convert([jsonl(tmp_path / "rel.jsonl", rows)], tmp_path / "out.spacy", nlp=nlp, known=known)
     (problem,) = info.value.problems
-    assert "[E653] the spans label 'NOMINAL'" in problem
+    assert "[E653] the spans label 'NOMINAL'" in problem and "it knows 'PER', 'ORG', 'GENE', 'DISEASE'." in problem

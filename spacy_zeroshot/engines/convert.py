@@ -305,8 +305,13 @@ def unknown_labels(rows: Sequence[Row], known: Mapping[str, Sequence[str]]) -> L
         for kind, label in found:
             if kind in known and label not in known[kind]:
                 first.setdefault((kind, label), row.where)
-    return [f"{where}: {Errors.E653.format(kind=kind, label=label, known=list(known[kind]))}"
+    return [f"{where}: {Errors.E653.format(kind=kind, label=label, known=_names(known[kind]))}"
             for (kind, label), where in first.items()]
+
+
+def _names(labels: Sequence[str]) -> str:
+    """Labels as a readable list, each quoted exactly (`'PER', 'a "b"', '$x'`)."""
+    return ", ".join(repr(label) for label in labels) if labels else "(none)"
 
 
 # The whole conversion ---------------------------------------------------------------------
