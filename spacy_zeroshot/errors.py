@@ -399,6 +399,11 @@ class Errors(metaclass=_CodedMeta):
     E652 = "{problem}"
     E653 = "the {kind} label {label!r} is not one the pipeline knows; it knows {known}. Names must match exactly (case included)."
     E654 = "Nothing to convert: {paths} hold no rows."
+    E655 = (
+        "the file is not UTF-8: the byte(s) {data} at byte {column} of this line are not UTF-8 text; "
+        "save the file as UTF-8 (a byte order mark is fine)."
+    )
+    E656 = "Cannot convert {path}: the input file does not exist."
 
     # Reranking (E400-E429)
     E400 = "A query must be a non-empty string{where}, got {value!r}."

@@ -116,6 +116,19 @@ def test_convert_bad_rows_reported_by_file_and_line(tmp_path: Path) -> None:
     assert "token boundaries" in problems[-1] and not (tmp_path / "out.spacy").exists()
 
 
+def test_convert_not_utf8_or_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("text,label\r\nfine,a\r\nsoir\u00e9e,b\r\n".encode("latin-1"))
+    good = write_bytes(tmp_path / "good.jsonl", '{"text": "x", "label": "a"}\n')
+    with pytest.raises(ConvertError) as info:
+        convert([good, latin1], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    assert info.value.problems == [
+        f"{latin1}:3: [E655] the file is not UTF-8: the byte(s) 0xe9 at byte 5 of this line are not UTF-8 text; "
+        "save the file as UTF-8 (a byte order mark is fine)."]
+    assert main(["convert", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out.spacy")]) == 1
+    assert f"[E656] Cannot convert {tmp_path / 'missing.csv'}: the input file does not exist." in capsys.readouterr().err
+
+
 def test_convert_unknown_label_is_named(make_nlp: Any, tmp_path: Path) -> None:
     nlp = make_nlp("zeroshot_textcat", {"labels": ["$pay", "news"]})
     known = pipeline_labels(nlp)

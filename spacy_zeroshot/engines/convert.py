@@ -15,11 +15,13 @@ Input, one doc per row:
   into "spans". Offsets count characters (Python string indices), end exclusive.
 
 Files are read as UTF-8; a byte order mark opening the file is an encoding mark and dropped,
-everything else (CRLF inside a quoted cell, a BOM inside a text, `$`) is kept byte for byte.
+everything else (CRLF inside a quoted cell, a BOM inside a text, `$`) is kept byte for byte;
+a file that is not UTF-8 is reported at the line of its first bad bytes.
 Every bad row is reported by `file:line` with a numbered error, all of them at once.
 """
 
 import csv
+import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,58 +65,77 @@ class ConvertError(ValueError):
 
 
 def read_rows(path: Path) -> Tuple[List[Row], List[str]]:
-    """The rows of one input file, and its problems (`file:line: [E###] ...`)."""
+    """The rows of one input file, and its problems (`file:line: [E###] ...`).
+
+    RAISES ValueError: [E651] an unknown file type, [E656] a missing file.
+    """
     suffix = path.suffix.lower()
+    if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
+        raise ValueError(Errors.E651.format(path=path, suffixes=", ".join([*TABLE_SUFFIXES, *JSONL_SUFFIXES])))
+    if not path.is_file():
+        raise ValueError(Errors.E656.format(path=path))
+    text, problem = _decode(path)
+    if text is None:
+        return [], [problem]
     if suffix in TABLE_SUFFIXES:
-        return _read_table(path, TABLE_SUFFIXES[suffix])
-    if suffix in JSONL_SUFFIXES:
-        return _read_jsonl(path)
-    raise ValueError(Errors.E651.format(path=path, suffixes=", ".join([*TABLE_SUFFIXES, *JSONL_SUFFIXES])))
+        return _read_table(path, text, TABLE_SUFFIXES[suffix])
+    return _read_jsonl(path, text)
 
 
-def _read_table(path: Path, delimiter: str) -> Tuple[List[Row], List[str]]:
+def _decode(path: Path) -> Tuple[Optional[str], str]:
+    """The file's text (UTF-8, a byte order mark opening it dropped), or None and the
+    problem `file:line: [E655] ...` at the first bytes that are not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig"), ""
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        bad = " ".join(f"0x{b:02x}" for b in data[error.start : error.end])
+        return None, f"{path}:{line}: {Errors.E655.format(data=bad, column=column)}"
+
+
+def _read_table(path: Path, text: str, delimiter: str) -> Tuple[List[Row], List[str]]:
     rows: List[Row] = []
     problems: List[str] = []
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file, delimiter=delimiter)
-        line = 1
-        try:
-            for cells in reader:
-                start, line = line, reader.line_num + 1
-                where = f"{path}:{start}"
-                if not cells or (len(cells) == 1 and not cells[0]):
-                    continue  # an empty line
-                if start == 1 and cells[0].strip().lower() == "text" and all(
-                    c.strip().lower().startswith("label") for c in cells[1:]
-                ):
-                    continue  # the header
-                labels = [c for c in cells[1:] if c]
-                if not labels:
-                    problems.append(f"{where}: {Errors.E652.format(problem='a row needs a text and at least one label')}")
-                    continue
-                rows.append(Row(where, cells[0], labels=dict.fromkeys(labels, 1.0)))
-        except csv.Error as error:
-            problems.append(f"{path}:{reader.line_num}: {Errors.E652.format(problem=f'not valid CSV: {error}')}")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    line = 1
+    try:
+        for cells in reader:
+            start, line = line, reader.line_num + 1
+            where = f"{path}:{start}"
+            if not cells or (len(cells) == 1 and not cells[0]):
+                continue  # an empty line
+            if start == 1 and cells[0].strip().lower() == "text" and all(
+                c.strip().lower().startswith("label") for c in cells[1:]
+            ):
+                continue  # the header
+            labels = [c for c in cells[1:] if c]
+            if not labels:
+                problems.append(f"{where}: {Errors.E652.format(problem='a row needs a text and at least one label')}")
+                continue
+            rows.append(Row(where, cells[0], labels=dict.fromkeys(labels, 1.0)))
+    except csv.Error as error:
+        problems.append(f"{path}:{reader.line_num}: {Errors.E652.format(problem=f'not valid CSV: {error}')}")
     return rows, problems
 
 
-def _read_jsonl(path: Path) -> Tuple[List[Row], List[str]]:
+def _read_jsonl(path: Path, text: str) -> Tuple[List[Row], List[str]]:
     rows: List[Row] = []
     problems: List[str] = []
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        for number, line in enumerate(_lines(file), start=1):
-            where = f"{path}:{number}"
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(f"{where}: {Errors.E652.format(problem=f'not valid JSON: {error}')}")
-                continue
-            try:
-                rows.append(_record_row(record, where))
-            except ValueError as error:
-                problems.append(f"{where}: {error}")
+    for number, line in enumerate(_lines(io.StringIO(text, newline="")), start=1):
+        where = f"{path}:{number}"
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            problems.append(f"{where}: {Errors.E652.format(problem=f'not valid JSON: {error}')}")
+            continue
+        try:
+            rows.append(_record_row(record, where))
+        except ValueError as error:
+            problems.append(f"{where}: {error}")
     return rows, problems
 
 
@@ -412,7 +433,8 @@ def convert(
     known (Optional[Mapping[str, Sequence[str]]]): `pipeline_labels` of the pipeline to train.
     RETURNS (ConvertSummary): The docs written and the labels they hold.
     RAISES ConvertError: [E650] listing every bad row and unknown label as `file:line`;
-        nothing is written then. ValueError: [E651] an unknown file type, [E654] no rows.
+        nothing is written then. ValueError: [E651] an unknown file type, [E656] a missing
+        file, [E654] no rows.
     """
     from spacy.tokens import DocBin
 
