@@ -452,10 +452,23 @@ def convert(
     docs, bad = rows_to_docs(nlp, rows, spans_key=spans_key, alignment_mode=alignment_mode, cat_labels=cat_labels)
     problems.extend(bad)
     if problems:
-        raise ConvertError(problems)
+        raise ConvertError(_in_file_order(problems, [str(path) for path in inputs]))
     output.parent.mkdir(parents=True, exist_ok=True)
     DocBin(docs=docs, store_user_data=True).to_disk(output)
     return ConvertSummary(len(docs), str(output), _label_counts(rows))
+
+
+def _in_file_order(problems: Sequence[str], paths: Sequence[str]) -> List[str]:
+    """`file:line: ...` problems sorted by file (in input order), then line."""
+
+    def key(problem: str) -> Tuple[int, int]:
+        for index, path in sorted(enumerate(paths), key=lambda item: -len(item[1])):
+            number, sep, _ = problem[len(path) + 1 :].partition(":")
+            if problem.startswith(path + ":") and sep and number.isdigit():
+                return index, int(number)
+        return len(paths), 0
+
+    return sorted(problems, key=key)
 
 
 def _label_counts(rows: Sequence[Row]) -> Dict[str, Dict[str, int]]:
