@@ -129,6 +129,22 @@ def test_convert_not_utf8_or_missing_file_is_named(tmp_path: Path, capsys: pytes
     assert f"[E656] Cannot convert {tmp_path / 'missing.csv'}: the input file does not exist." in capsys.readouterr().err
 
 
+def test_convert_unclosed_quote_is_hinted(tmp_path: Path) -> None:
+    source = write_bytes(tmp_path / "h.csv", 'a,x\r\n"Stocks fell, bonds rose,Business\r\nb,y\r\nc,z"\r\nd,x\r\n')
+    with pytest.raises(ConvertError) as info:
+        convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    assert info.value.problems == [
+        f"{source}:2: [E652] a row needs a text and at least one label (a cell holds a line break: it covers "
+        "lines 2-4; a quote may be unclosed)"]
+    write_bytes(source, 'a,x\n"unclosed,x\nb,y\n')
+    with pytest.raises(ConvertError, match="covers lines 2-3; a quote may be unclosed"):
+        convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    write_bytes(source, 'a,x\nb\n')
+    with pytest.raises(ConvertError) as info:
+        convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    assert info.value.problems == [f"{source}:2: [E652] a row needs a text and at least one label"]
+
+
 def test_convert_unknown_label_is_named(make_nlp: Any, tmp_path: Path) -> None:
     nlp = make_nlp("zeroshot_textcat", {"labels": ["$pay", "news"]})
     known = pipeline_labels(nlp)

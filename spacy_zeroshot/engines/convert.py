@@ -112,12 +112,21 @@ def _read_table(path: Path, text: str, delimiter: str) -> Tuple[List[Row], List[
                 continue  # the header
             labels = [c for c in cells[1:] if c]
             if not labels:
-                problems.append(f"{where}: {Errors.E652.format(problem='a row needs a text and at least one label')}")
+                problem = "a row needs a text and at least one label" + _quote_hint(cells, start, reader.line_num)
+                problems.append(f"{where}: {Errors.E652.format(problem=problem)}")
                 continue
             rows.append(Row(where, cells[0], labels=dict.fromkeys(labels, 1.0)))
     except csv.Error as error:
         problems.append(f"{path}:{reader.line_num}: {Errors.E652.format(problem=f'not valid CSV: {error}')}")
     return rows, problems
+
+
+def _quote_hint(cells: Sequence[str], start: int, end: int) -> str:
+    """For a bad row with a line break in a cell: where a quote may be left unclosed."""
+    if not any("\n" in cell or "\r" in cell for cell in cells):
+        return ""
+    lines = f"lines {start}-{end}" if end > start else f"line {start} to the end of the file"
+    return f" (a cell holds a line break: it covers {lines}; a quote may be unclosed)"
 
 
 def _read_jsonl(path: Path, text: str) -> Tuple[List[Row], List[str]]:
