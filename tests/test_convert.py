@@ -114,6 +114,7 @@ def test_convert_bad_rows_reported_by_file_and_line(tmp_path: Path) -> None:
         f"{source}:{n}" for n in (3, 4, 5, 6, 7, 8, 9)] + [f"{csv_file}:1", f"{csv_file}:2"]
     assert all("[E652]" in p for p in problems) and "[E650] 9 bad row(s)" in str(info.value)
     assert "token boundaries" in problems[3] and not (tmp_path / "out.spacy").exists()
+    assert "`--alignment expand`" in problems[3] and "`--alignment contract`" in problems[3]
 
 
 def test_convert_not_utf8_or_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

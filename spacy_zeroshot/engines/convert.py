@@ -290,7 +290,8 @@ def _row_doc(nlp: Language, row: Row, labels: List[str], spans_key: Optional[str
                              alignment_mode=mode)  # type: ignore[arg-type]
         if span is None or not len(span):
             raise _problem(f"characters {given['start']}-{given['end']} ({row.text[given['start']:given['end']]!r}) do not "
-                           f"fall on token boundaries ({[t.text for t in doc]}); try another alignment mode")
+                           f"fall on token boundaries ({[t.text for t in doc]}); fix the offsets, or map them to the "
+                           f"tokens they touch with `--alignment expand` or to the tokens inside with `--alignment contract`")
         key = (span.start, span.end)
         known = spans.get(key)
         if known is None:
