@@ -110,6 +110,12 @@ class Warnings(metaclass=_CodedMeta):
     W623 = "{where}: relation {head} -> {tail} ({label}) skipped: {reason}."
     W624 = "{where}: span [{start}, {end}) lies outside the text ({length} characters); skipped."
 
+    # Converting plain labelled data (W650-W679)
+    W650 = (
+        "the {kind} label {label!r} starts or ends with whitespace ({rows} row(s)); it is kept as it "
+        "is, a label of its own. An unquoted comma in a CSV text, or a stray space?"
+    )
+
 
 class Errors(metaclass=_CodedMeta):
     # Backend and models

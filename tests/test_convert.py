@@ -146,6 +146,18 @@ def test_convert_unclosed_quote_is_hinted(tmp_path: Path) -> None:
     assert info.value.problems == [f"{source}:2: [E652] a row needs a text and at least one label"]
 
 
+def test_convert_padded_labels_are_warned_and_kept(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = write_bytes(tmp_path / "in.csv", "Stocks fell, bonds rose,Business\nGoal!,Sports \nWin,Sports \nok,Sports\n")
+    assert main(["convert", str(source), "-o", str(tmp_path / "out.spacy")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"spacy-zeroshot convert: {source}:1: [W650] the cats label ' bonds rose' starts or ends with whitespace (1 row(s)); "
+        "it is kept as it is, a label of its own. An unquoted comma in a CSV text, or a stray space?",
+        f"spacy-zeroshot convert: {source}:2: [W650] the cats label 'Sports ' starts or ends with whitespace (2 row(s)); "
+        "it is kept as it is, a label of its own. An unquoted comma in a CSV text, or a stray space?"]
+    assert read(tmp_path / "out.spacy")[1].cats == {" bonds rose": 0.0, "Business": 0.0, "Sports ": 1.0, "Sports": 0.0}
+
+
 def test_convert_unknown_label_is_named(make_nlp: Any, tmp_path: Path) -> None:
     nlp = make_nlp("zeroshot_textcat", {"labels": ["$pay", "news"]})
     known = pipeline_labels(nlp)

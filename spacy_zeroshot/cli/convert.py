@@ -50,5 +50,7 @@ def run_convert(options: argparse.Namespace, *, out: Optional[IO[str]] = None, e
     except (ConvertError, ValueError, OSError, ImportError) as error:
         print(f"spacy-zeroshot convert: {error}", file=err or sys.stderr)
         return 1
+    for warning in summary.warnings:
+        print(f"spacy-zeroshot convert: {warning}", file=err or sys.stderr)
     print("\n".join(summary.lines()), file=out or sys.stdout)
     return 0

@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from ..errors import Errors
+from ..errors import Errors, Warnings
 from ..tasks.entities import ANY_LABEL
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -330,10 +330,7 @@ def unknown_labels(rows: Sequence[Row], known: Mapping[str, Sequence[str]]) -> L
     """
     first: Dict[Tuple[str, str], str] = {}
     for row in rows:
-        found = [("cats", label) for label in row.labels or {}]
-        found += [("spans", s["label"]) for s in row.spans if s["label"]]
-        found += [("relations", r["label"]) for r in row.relations or []]
-        for kind, label in found:
+        for kind, label in _row_labels(row):
             if kind in known and label not in known[kind]:
                 first.setdefault((kind, label), row.where)
     return [f"{where}: {Errors.E653.format(kind=kind, label=label, known=_names(known[kind]))}"
@@ -414,11 +411,13 @@ def relation_span_types(labels: Mapping[str, Mapping[str, Any]]) -> Optional[Lis
 
 @dataclass
 class ConvertSummary:
-    """What `convert` wrote: docs, and per kind of annotation the label counts."""
+    """What `convert` wrote: docs, per kind of annotation the label counts, and warnings
+    (`file:line: [W###] ...`) about rows it wrote but that look wrong."""
 
     docs: int
     output: str
     labels: Dict[str, Dict[str, int]]
+    warnings: List[str] = field(default_factory=list)
 
     def lines(self) -> List[str]:
         out = [f"wrote {self.docs} doc(s) to {self.output}"]
@@ -441,7 +440,8 @@ def convert(
 
     nlp (Language): Its tokenizer makes the docs (a pipeline's own, or `spacy.blank(lang)`).
     known (Optional[Mapping[str, Sequence[str]]]): `pipeline_labels` of the pipeline to train.
-    RETURNS (ConvertSummary): The docs written and the labels they hold.
+    RETURNS (ConvertSummary): The docs written, the labels they hold, and warnings ([W650]
+        labels with leading or trailing whitespace, kept as they are).
     RAISES ConvertError: [E650] listing every bad row and unknown label as `file:line`;
         nothing is written then. ValueError: [E651] an unknown file type, [E656] a missing
         file, [E654] no rows.
@@ -465,7 +465,24 @@ def convert(
         raise ConvertError(_in_file_order(problems, [str(path) for path in inputs]))
     output.parent.mkdir(parents=True, exist_ok=True)
     DocBin(docs=docs, store_user_data=True).to_disk(output)
-    return ConvertSummary(len(docs), str(output), _label_counts(rows))
+    return ConvertSummary(len(docs), str(output), _label_counts(rows), padded_labels(rows))
+
+
+def padded_labels(rows: Sequence[Row]) -> List[str]:
+    """Warnings [W650] for labels with leading or trailing whitespace (kept as they are),
+    each named with its first `file:line` and its number of rows."""
+    first: Dict[Tuple[str, str], List[Any]] = {}
+    for row in rows:
+        for kind, label in dict.fromkeys(_row_labels(row)):
+            if label != label.strip():
+                first.setdefault((kind, label), [row.where, 0])[1] += 1
+    return [f"{where}: {Warnings.W650.format(kind=kind, label=label, rows=n)}" for (kind, label), (where, n) in first.items()]
+
+
+def _row_labels(row: Row) -> List[Tuple[str, str]]:
+    found = [("cats", label) for label in row.labels or {}]
+    found += [("spans", s["label"]) for s in row.spans if s["label"]]
+    return found + [("relations", r["label"]) for r in row.relations or []]
 
 
 def _in_file_order(problems: Sequence[str], paths: Sequence[str]) -> List[str]:
