@@ -410,6 +410,7 @@ class Errors(metaclass=_CodedMeta):
         "save the file as UTF-8 (a byte order mark is fine)."
     )
     E656 = "Cannot convert {path}: the input file does not exist."
+    E657 = "Config overrides ({names}) apply to the pipeline: give --pipeline, or leave them out."
 
     # Reranking (E400-E429)
     E400 = "A query must be a non-empty string{where}, got {value!r}."

@@ -226,3 +226,43 @@ def test_pipeline_labels_constrained_relations_name_their_span_types(make_nlp: A
         convert([jsonl(tmp_path / "rel.jsonl", rows)], tmp_path / "out.spacy", nlp=nlp, known=known)
     (problem,) = info.value.problems
     assert "[E653] the spans label 'NOMINAL'" in problem and "it knows 'PER', 'ORG', 'GENE', 'DISEASE'." in problem
+
+
+def test_convert_cli_pipeline_cfg_loads_no_model(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub look-up would fail at once
+    nlp = spacy.blank("en")
+    nlp.add_pipe("zeroshot_nli", config={"model": "nobody/no-such-model-xyz"})
+    nlp.add_pipe("zeroshot_textcat", config={"labels": ["$pay", "news"]})
+    config = tmp_path / "p.cfg"
+    nlp.config.to_disk(config)
+    source = write_bytes(tmp_path / "in.csv", "a,$pay\nb,sports\n")
+    started = time.perf_counter()
+    assert main(["convert", str(source), "-o", str(tmp_path / "out.spacy"), "--pipeline", str(config)]) == 1
+    assert f"{source}:2: [E653] the cats label 'sports' is not one the pipeline knows; it knows '$pay', 'news'." in capsys.readouterr().err
+    args = ["convert", str(source), "-o", str(tmp_path / "out.spacy"), "--pipeline", str(config),
+            "--components.zeroshot_textcat.labels", '["$pay", "sports"]']
+    assert main(args) == 0, capsys.readouterr().err
+    assert time.perf_counter() - started < 30
+    assert [d.cats for d in read(tmp_path / "out.spacy")] == [{"$pay": 1.0, "sports": 0.0}, {"$pay": 0.0, "sports": 1.0}]
+    assert main(args[:3] + args[5:]) == 1  # overrides without --pipeline
+    assert "[E657] Config overrides (--components.zeroshot_textcat.labels) apply to the pipeline" in capsys.readouterr().err
+
+
+def test_convert_cli_fewshot_pipeline_relations_with_any_span_labels(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = Path(__file__).resolve().parents[1] / "configs" / "fewshot_pipeline.cfg"
+    text = "Acme hired the engineer in Paris."
+    rows = [{"text": text, "spans": [{"start": 0, "end": 4, "label": "ORG"}, {"start": 15, "end": 23, "label": "NOMINAL"}],
+             "relations": [{"head": 1, "tail": 0, "label": "works_for"}]}]
+    source = jsonl(tmp_path / "rel.jsonl", rows)
+    args = ["convert", str(source), "-o", str(tmp_path / "out.spacy"), "--pipeline", str(config),
+            "--components.zeroshot_nli.model", "nobody/no-such-model-xyz"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert [(e.text, e.label_) for e in read(tmp_path / "out.spacy")[0].ents] == [("Acme", "ORG"), ("engineer", "NOMINAL")]
+    rows[0]["relations"][0]["label"] = "born_in"
+    jsonl(source, rows)
+    assert main(args) == 1
+    assert "[E653] the relations label 'born_in' is not one the pipeline knows; it knows 'founded_by', 'located_in', 'works_for'." in capsys.readouterr().err
