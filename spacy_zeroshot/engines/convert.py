@@ -20,35 +20,20 @@ a file that is not UTF-8 is reported at the line of its first bad bytes.
 Every bad row is reported by `file:line` with a numbered error, all of them at once.
 """
 
-import csv
-import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..errors import Errors, Warnings
 from ..tasks.entities import ANY_LABEL
+from .convert_read import Row, read_rows, row_problem
 
-TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
-JSONL_SUFFIXES = (".jsonl", ".ndjson")
 ALIGNMENTS = ("strict", "contract", "expand")
 RELATIONS_EXTENSION = "relations"
 MAX_SHOWN = 20
-
-
-@dataclass
-class Row:
-    """One parsed input row: where it came from, and its annotation in plain values."""
-
-    where: str
-    text: str
-    labels: Optional[Dict[str, float]] = None  # textcat: label -> value
-    spans: List[Dict[str, Any]] = field(default_factory=list)
-    relations: Optional[List[Dict[str, Any]]] = None
 
 
 class ConvertError(ValueError):
@@ -59,191 +44,6 @@ class ConvertError(ValueError):
         shown = "\n".join(f"  {p}" for p in self.problems[:MAX_SHOWN])
         more = f"\n  ... and {len(self.problems) - MAX_SHOWN} more" if len(self.problems) > MAX_SHOWN else ""
         super().__init__(Errors.E650.format(n=len(self.problems)) + "\n" + shown + more)
-
-
-# Reading ---------------------------------------------------------------------------------
-
-
-def read_rows(path: Path) -> Tuple[List[Row], List[str]]:
-    """The rows of one input file, and its problems (`file:line: [E###] ...`).
-
-    RAISES ValueError: [E651] an unknown file type, [E656] a missing file.
-    """
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES and suffix not in JSONL_SUFFIXES:
-        raise ValueError(Errors.E651.format(path=path, suffixes=", ".join([*TABLE_SUFFIXES, *JSONL_SUFFIXES])))
-    if not path.is_file():
-        raise ValueError(Errors.E656.format(path=path))
-    text, problem = _decode(path)
-    if text is None:
-        return [], [problem]
-    if suffix in TABLE_SUFFIXES:
-        return _read_table(path, text, TABLE_SUFFIXES[suffix])
-    return _read_jsonl(path, text)
-
-
-def _decode(path: Path) -> Tuple[Optional[str], str]:
-    """The file's text (UTF-8, a byte order mark opening it dropped), or None and the
-    problem `file:line: [E655] ...` at the first bytes that are not UTF-8."""
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig"), ""
-    except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
-        bad = " ".join(f"0x{b:02x}" for b in data[error.start : error.end])
-        return None, f"{path}:{line}: {Errors.E655.format(data=bad, column=column)}"
-
-
-def _read_table(path: Path, text: str, delimiter: str) -> Tuple[List[Row], List[str]]:
-    rows: List[Row] = []
-    problems: List[str] = []
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    line = 1
-    try:
-        for cells in reader:
-            start, line = line, reader.line_num + 1
-            where = f"{path}:{start}"
-            if not cells or (len(cells) == 1 and not cells[0]):
-                continue  # an empty line
-            if start == 1 and cells[0].strip().lower() == "text" and all(
-                c.strip().lower().startswith("label") for c in cells[1:]
-            ):
-                continue  # the header
-            labels = [c for c in cells[1:] if c]
-            if not labels:
-                problem = "a row needs a text and at least one label" + _quote_hint(cells, start, reader.line_num)
-                problems.append(f"{where}: {Errors.E652.format(problem=problem)}")
-                continue
-            rows.append(Row(where, cells[0], labels=dict.fromkeys(labels, 1.0)))
-    except csv.Error as error:
-        problems.append(f"{path}:{reader.line_num}: {Errors.E652.format(problem=f'not valid CSV: {error}')}")
-    return rows, problems
-
-
-def _quote_hint(cells: Sequence[str], start: int, end: int) -> str:
-    """For a bad row with a line break in a cell: where a quote may be left unclosed."""
-    if not any("\n" in cell or "\r" in cell for cell in cells):
-        return ""
-    lines = f"lines {start}-{end}" if end > start else f"line {start} to the end of the file"
-    return f" (a cell holds a line break: it covers {lines}; a quote may be unclosed)"
-
-
-def _read_jsonl(path: Path, text: str) -> Tuple[List[Row], List[str]]:
-    rows: List[Row] = []
-    problems: List[str] = []
-    for number, line in enumerate(_lines(io.StringIO(text, newline="")), start=1):
-        where = f"{path}:{number}"
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            problems.append(f"{where}: {Errors.E652.format(problem=f'not valid JSON: {error}')}")
-            continue
-        try:
-            rows.append(_record_row(record, where))
-        except ValueError as error:
-            problems.append(f"{where}: {error}")
-    return rows, problems
-
-
-def _lines(file: Any) -> Iterator[str]:
-    """Lines split at LF (CRLF included), never at a lone CR (which JSON allows between
-    tokens), so that line numbers match what editors show."""
-    pending = ""
-    for chunk in iter(lambda: file.read(1 << 16), ""):
-        parts = (pending + chunk).split("\n")
-        pending = parts.pop()
-        yield from parts
-    if pending:
-        yield pending
-
-
-def _problem(message: str) -> ValueError:
-    return ValueError(Errors.E652.format(problem=message))
-
-
-def _record_row(record: Any, where: str) -> Row:
-    if not isinstance(record, dict):
-        raise _problem(f"a row must be a JSON object, got {type(record).__name__}")
-    text = record.get("text")
-    if not isinstance(text, str):
-        raise _problem(f"\"text\" must be a string, got {text!r}")
-    row = Row(where, text)
-    given = [key for key in ("label", "labels", "cats") if key in record]
-    if len(given) > 1:
-        raise _problem(f"give one of \"label\", \"labels\" or \"cats\", not {given}")
-    if "label" in record:
-        row.labels = {_name(record["label"], "label"): 1.0}
-    elif "labels" in record:
-        values = record["labels"]
-        if not isinstance(values, list):
-            raise _problem(f"\"labels\" must be a list of strings, got {values!r}")
-        row.labels = dict.fromkeys((_name(v, "label") for v in values), 1.0)
-    elif "cats" in record:
-        cats = record["cats"]
-        if not isinstance(cats, dict) or not all(_is_score(v) for v in cats.values()):
-            raise _problem(f"\"cats\" must map labels to numbers in [0, 1], got {cats!r}")
-        row.labels = {str(k): float(v) for k, v in cats.items()}
-    spans = record.get("spans", [])
-    if not isinstance(spans, list):
-        raise _problem(f"\"spans\" must be a list, got {spans!r}")
-    row.spans = [_span(s, text, f"spans[{i}]") for i, s in enumerate(spans)]
-    if "relations" in record:
-        relations = record["relations"]
-        if not isinstance(relations, list):
-            raise _problem(f"\"relations\" must be a list (empty: no relation holds), got {relations!r}")
-        row.relations = [_relation(rel, row, f"relations[{i}]") for i, rel in enumerate(relations)]
-    if row.labels is None and not row.spans and row.relations is None:
-        raise _problem("the row has no annotation (\"label\", \"labels\", \"cats\", \"spans\" or \"relations\")")
-    return row
-
-
-def _is_score(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float)) and 0.0 <= value <= 1.0
-
-
-def _is_offset(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _name(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise _problem(f"a {what} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _span(value: Any, text: str, what: str, needs_label: bool = True) -> Dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _problem(f"{what} must be an object with \"start\", \"end\" and \"label\", got {value!r}")
-    start, end = value.get("start"), value.get("end")
-    if not (isinstance(start, int) and isinstance(end, int) and _is_offset(start) and _is_offset(end)) or not (
-        0 <= start < end <= len(text)
-    ):
-        raise _problem(f"{what}: \"start\" and \"end\" must be character offsets with 0 <= start < end <= {len(text)}, got {start!r}, {end!r}")
-    label = value.get("label")
-    if label is not None or needs_label:
-        label = _name(label, f"{what} label")
-    kb_id = value.get("kb_id")
-    if kb_id is not None:
-        kb_id = _name(kb_id, f"{what} kb_id")
-    return {"start": start, "end": end, "label": label, "kb_id": kb_id}
-
-
-def _relation(value: Any, row: Row, what: str) -> Dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _problem(f"{what} must be an object with \"head\", \"tail\" and \"label\", got {value!r}")
-    ends = []
-    for end in ("head", "tail"):
-        given = value.get(end)
-        if isinstance(given, int) and not isinstance(given, bool):
-            if not 0 <= given < len(row.spans):
-                raise _problem(f"{what}.{end}: {given} is not an index into \"spans\" ({len(row.spans)} spans)")
-            ends.append(row.spans[given])
-        else:
-            ends.append(_span(given, row.text, f"{what}.{end}", needs_label=False))
-    return {"head": ends[0], "tail": ends[1], "label": _name(value.get("label"), f"{what} label")}
 
 
 # Building docs -----------------------------------------------------------------------------
@@ -289,7 +89,7 @@ def _row_doc(nlp: Language, row: Row, labels: List[str], spans_key: Optional[str
         span = doc.char_span(given["start"], given["end"], label=given["label"] or "", kb_id=given["kb_id"] or "",
                              alignment_mode=mode)  # type: ignore[arg-type]
         if span is None or not len(span):
-            raise _problem(f"characters {given['start']}-{given['end']} ({row.text[given['start']:given['end']]!r}) do not "
+            raise row_problem(f"characters {given['start']}-{given['end']} ({row.text[given['start']:given['end']]!r}) do not "
                            f"fall on token boundaries ({[t.text for t in doc]}); fix the offsets, or map them to the "
                            f"tokens they touch with `--alignment expand` or to the tokens inside with `--alignment contract`")
         key = (span.start, span.end)
@@ -297,7 +97,7 @@ def _row_doc(nlp: Language, row: Row, labels: List[str], spans_key: Optional[str
         if known is None:
             spans[key] = span
         elif given["label"] and known.label_ and known.label_ != given["label"]:
-            raise _problem(f"the span {span.text!r} has two labels, {known.label_!r} and {given['label']!r}")
+            raise row_problem(f"the span {span.text!r} has two labels, {known.label_!r} and {given['label']!r}")
         elif given["label"] and not known.label_:
             spans[key] = span
     ordered = sorted(spans.values(), key=lambda s: (s.start, s.end))
@@ -306,10 +106,10 @@ def _row_doc(nlp: Language, row: Row, labels: List[str], spans_key: Optional[str
     elif ordered:
         unlabelled = [s.text for s in ordered if not s.label_]
         if unlabelled:
-            raise _problem(f"the spans {unlabelled} have no label: doc.ents cannot hold them (give a \"label\")")
+            raise row_problem(f"the spans {unlabelled} have no label: doc.ents cannot hold them (give a \"label\")")
         for a, b in zip(ordered, ordered[1:]):
             if b.start < a.end:
-                raise _problem(f"the spans {a.text!r} and {b.text!r} overlap: doc.ents cannot hold both (use a spans key)")
+                raise row_problem(f"the spans {a.text!r} and {b.text!r} overlap: doc.ents cannot hold both (use a spans key)")
         doc.ents = ordered
     if row.relations is not None:
         doc._.set(RELATIONS_EXTENSION, [_token_relation(doc, rel, mode) for rel in row.relations])
