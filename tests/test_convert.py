@@ -214,6 +214,14 @@ def test_pipeline_labels_typer_for_every_span_reads_every_span(make_nlp: Any) ->
     assert pipeline_labels(nlp) == {"spans": ["company", "school", "a 😀", "ORG", "$x"]}
 
 
+def test_pipeline_labels_textcat_without_labels_reads_every_label(tmp_path: Path) -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("textcat")  # labels come from the data in `initialize`
+    known = pipeline_labels(nlp)
+    assert known == {}
+    convert([write_bytes(tmp_path / "in.csv", "a,x\n")], tmp_path / "out.spacy", nlp=nlp, known=known)
+
+
 def test_pipeline_labels_constrained_relations_name_their_span_types(make_nlp: Any, tmp_path: Path) -> None:
     labels = {"works_for": {"templates": "{subj} works for {obj}.", "allowed_head": ["PER"], "allowed_tail": ["ORG"]},
               "causes": {"templates": "{subj} causes {obj}.", "allowed_pairs": ["GENE:DISEASE"]}}

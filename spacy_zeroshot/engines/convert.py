@@ -163,7 +163,8 @@ def pipeline_labels(nlp: Language) -> Dict[str, List[str]]:
     labels are not checked when a component reads every span whatever its label: a typer
     typing every span ("*"), a linker without `ent_labels`, or a relation extractor with a
     label that leaves its head or tail type open (no `allowed_head` / `allowed_tail` /
-    `allowed_pairs`), since it pairs every span.
+    `allowed_pairs`), since it pairs every span. Text categories are not checked when a text
+    classifier has no labels yet (spaCy's `textcat` takes them from the data).
 
     nlp (Language): The pipeline (it need not be initialized: only its settings are read).
     RETURNS (Dict[str, List[str]]): Kind -> the known labels, in pipeline order.
@@ -175,7 +176,10 @@ def pipeline_labels(nlp: Language) -> Dict[str, List[str]]:
         pipe = nlp.get_pipe(name)
         kind = LABEL_KINDS.get(factory)
         if kind is not None:
-            known.setdefault(kind, {}).update(dict.fromkeys(getattr(pipe, "labels", ())))
+            labels = tuple(getattr(pipe, "labels", ()))
+            if not labels:  # spaCy's textcat before `initialize`: its labels come from the data
+                unchecked.add(kind)
+            known.setdefault(kind, {}).update(dict.fromkeys(labels))
         settings = getattr(pipe, "settings", None)
         if factory == "zeroshot_entity_typer" and settings is not None:
             if ANY_LABEL in settings.types:
