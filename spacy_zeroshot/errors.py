@@ -110,6 +110,12 @@ class Warnings(metaclass=_CodedMeta):
     W623 = "{where}: relation {head} -> {tail} ({label}) skipped: {reason}."
     W624 = "{where}: span [{start}, {end}) lies outside the text ({length} characters); skipped."
 
+    # Converting plain labelled data (W650-W679)
+    W650 = (
+        "the {kind} label {label!r} starts or ends with whitespace ({rows} row(s)); it is kept as it "
+        "is, a label of its own. An unquoted comma in a CSV text, or a stray space?"
+    )
+
 
 class Errors(metaclass=_CodedMeta):
     # Backend and models
@@ -399,6 +405,12 @@ class Errors(metaclass=_CodedMeta):
     E652 = "{problem}"
     E653 = "the {kind} label {label!r} is not one the pipeline knows; it knows {known}. Names must match exactly (case included)."
     E654 = "Nothing to convert: {paths} hold no rows."
+    E655 = (
+        "the file is not UTF-8: the byte(s) {data} at byte {column} of this line are not UTF-8 text; "
+        "save the file as UTF-8 (a byte order mark is fine)."
+    )
+    E656 = "Cannot convert {path}: the input file does not exist."
+    E657 = "Config overrides ({names}) apply to the pipeline: give --pipeline, or leave them out."
 
     # Reranking (E400-E429)
     E400 = "A query must be a non-empty string{where}, got {value!r}."

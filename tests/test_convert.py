@@ -111,9 +111,51 @@ def test_convert_bad_rows_reported_by_file_and_line(tmp_path: Path) -> None:
         convert([source, csv_file], tmp_path / "out.spacy", nlp=spacy.blank("en"))
     problems = info.value.problems
     assert [p.split(": [")[0] for p in problems] == [
-        f"{source}:{n}" for n in (3, 4, 5, 7, 8, 9)] + [f"{csv_file}:1", f"{csv_file}:2", f"{source}:6"]
+        f"{source}:{n}" for n in (3, 4, 5, 6, 7, 8, 9)] + [f"{csv_file}:1", f"{csv_file}:2"]
     assert all("[E652]" in p for p in problems) and "[E650] 9 bad row(s)" in str(info.value)
-    assert "token boundaries" in problems[-1] and not (tmp_path / "out.spacy").exists()
+    assert "token boundaries" in problems[3] and not (tmp_path / "out.spacy").exists()
+    assert "`--alignment expand`" in problems[3] and "`--alignment contract`" in problems[3]
+
+
+def test_convert_not_utf8_or_missing_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    latin1 = tmp_path / "latin1.csv"
+    latin1.write_bytes("text,label\r\nfine,a\r\nsoir\u00e9e,b\r\n".encode("latin-1"))
+    good = write_bytes(tmp_path / "good.jsonl", '{"text": "x", "label": "a"}\n')
+    with pytest.raises(ConvertError) as info:
+        convert([good, latin1], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    assert info.value.problems == [
+        f"{latin1}:3: [E655] the file is not UTF-8: the byte(s) 0xe9 at byte 5 of this line are not UTF-8 text; "
+        "save the file as UTF-8 (a byte order mark is fine)."]
+    assert main(["convert", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out.spacy")]) == 1
+    assert f"[E656] Cannot convert {tmp_path / 'missing.csv'}: the input file does not exist." in capsys.readouterr().err
+
+
+def test_convert_unclosed_quote_is_hinted(tmp_path: Path) -> None:
+    source = write_bytes(tmp_path / "h.csv", 'a,x\r\n"Stocks fell, bonds rose,Business\r\nb,y\r\nc,z"\r\nd,x\r\n')
+    with pytest.raises(ConvertError) as info:
+        convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    assert info.value.problems == [
+        f"{source}:2: [E652] a row needs a text and at least one label (a cell holds a line break: it covers "
+        "lines 2-4; a quote may be unclosed)"]
+    write_bytes(source, 'a,x\n"unclosed,x\nb,y\n')
+    with pytest.raises(ConvertError, match="covers lines 2-3; a quote may be unclosed"):
+        convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    write_bytes(source, 'a,x\nb\n')
+    with pytest.raises(ConvertError) as info:
+        convert([source], tmp_path / "out.spacy", nlp=spacy.blank("en"))
+    assert info.value.problems == [f"{source}:2: [E652] a row needs a text and at least one label"]
+
+
+def test_convert_padded_labels_are_warned_and_kept(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    source = write_bytes(tmp_path / "in.csv", "Stocks fell, bonds rose,Business\nGoal!,Sports \nWin,Sports \nok,Sports\n")
+    assert main(["convert", str(source), "-o", str(tmp_path / "out.spacy")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"spacy-zeroshot convert: {source}:1: [W650] the cats label ' bonds rose' starts or ends with whitespace (1 row(s)); "
+        "it is kept as it is, a label of its own. An unquoted comma in a CSV text, or a stray space?",
+        f"spacy-zeroshot convert: {source}:2: [W650] the cats label 'Sports ' starts or ends with whitespace (2 row(s)); "
+        "it is kept as it is, a label of its own. An unquoted comma in a CSV text, or a stray space?"]
+    assert read(tmp_path / "out.spacy")[1].cats == {" bonds rose": 0.0, "Business": 0.0, "Sports ": 1.0, "Sports": 0.0}
 
 
 def test_convert_unknown_label_is_named(make_nlp: Any, tmp_path: Path) -> None:
@@ -124,7 +166,15 @@ def test_convert_unknown_label_is_named(make_nlp: Any, tmp_path: Path) -> None:
     with pytest.raises(ConvertError) as info:
         convert([source], tmp_path / "out.spacy", nlp=nlp, known=known)
     (problem,) = info.value.problems
-    assert problem.startswith(f"{source}:2: [E653]") and "'News'" in problem and "'news'" in problem
+    assert problem.startswith(f"{source}:2: [E653]") and "'News'" in problem
+    assert "it knows '$pay', 'news'." in problem
+    write_bytes(source, "a,$pay\nb,News\nc\nd,Sports\n")  # problems in line order, whatever their kind
+    with pytest.raises(ConvertError) as info:
+        convert([source], tmp_path / "out.spacy", nlp=nlp, known=known)
+    assert [p.split(": ")[0:2] for p in info.value.problems] == [
+        [f"{source}:2", "[E653] the cats label 'News' is not one the pipeline knows; it knows '$pay', 'news'. Names must match exactly (case included)."],
+        [f"{source}:3", "[E652] a row needs a text and at least one label"],
+        [f"{source}:4", "[E653] the cats label 'Sports' is not one the pipeline knows; it knows '$pay', 'news'. Names must match exactly (case included)."]]
     write_bytes(source, "a,$pay\n")
     convert([source], tmp_path / "out.spacy", nlp=nlp, known=known)
     assert read(tmp_path / "out.spacy")[0].cats == {"$pay": 1.0, "news": 0.0}
@@ -142,11 +192,85 @@ def test_convert_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert "[E651]" in capsys.readouterr().err
 
 
-def test_pipeline_labels_of_typer_and_relations(deberta_path: str) -> None:
+def test_pipeline_labels_relation_extractor_reads_every_span(deberta_path: str, tmp_path: Path) -> None:
     from test_relations_component import LABELS, build
 
-    nlp = build(deberta_path)
-    nlp.add_pipe("zeroshot_entity_typer", config={"labels": {"ORG": {"company": "a company"}, "*": {"thing": "a thing"}}})
+    nlp = build(deberta_path)  # "located_in" pairs any two spans
     known: Dict[str, List[str]] = pipeline_labels(nlp)
-    assert known["relations"] == list(LABELS)
-    assert set(known["spans"]) == {"company", "thing", "ORG"}
+    assert known == {"relations": list(LABELS)}
+    text = "The company hired the engineer."
+    rows = [{"text": text, "spans": [{"start": 4, "end": 11, "label": "NOMINAL"}, {"start": 22, "end": 30, "label": "NOMINAL"}],
+             "relations": [{"head": 1, "tail": 0, "label": "located_in"}]}]
+    convert([jsonl(tmp_path / "rel.jsonl", rows)], tmp_path / "out.spacy", nlp=nlp, known=known)
+    assert [e.label_ for e in read(tmp_path / "out.spacy")[0].ents] == ["NOMINAL", "NOMINAL"]
+    nlp.add_pipe("zeroshot_entity_typer", config={"labels": {"ORG": {"company": "a company"}, "*": {"thing": "a thing"}}})
+    assert pipeline_labels(nlp) == {"relations": list(LABELS)}
+
+
+def test_pipeline_labels_typer_for_every_span_reads_every_span(make_nlp: Any) -> None:
+    nlp = make_nlp("zeroshot_entity_typer", {"labels": ["PER", "ORG"]})
+    assert pipeline_labels(nlp) == {}  # not {"spans": ["PER", "ORG", "*"]}
+    nlp = make_nlp("zeroshot_entity_typer", {"labels": {"ORG": ["company", "school"], "$x": ["a 😀"]}})
+    assert pipeline_labels(nlp) == {"spans": ["company", "school", "a 😀", "ORG", "$x"]}
+
+
+def test_pipeline_labels_textcat_without_labels_reads_every_label(tmp_path: Path) -> None:
+    nlp = spacy.blank("en")
+    nlp.add_pipe("textcat")  # labels come from the data in `initialize`
+    known = pipeline_labels(nlp)
+    assert known == {}
+    convert([write_bytes(tmp_path / "in.csv", "a,x\n")], tmp_path / "out.spacy", nlp=nlp, known=known)
+
+
+def test_pipeline_labels_constrained_relations_name_their_span_types(make_nlp: Any, tmp_path: Path) -> None:
+    labels = {"works_for": {"templates": "{subj} works for {obj}.", "allowed_head": ["PER"], "allowed_tail": ["ORG"]},
+              "causes": {"templates": "{subj} causes {obj}.", "allowed_pairs": ["GENE:DISEASE"]}}
+    nlp = make_nlp("zeroshot_relation_extractor", {"labels": labels})
+    known = pipeline_labels(nlp)
+    assert known == {"relations": ["works_for", "causes"], "spans": ["PER", "ORG", "GENE", "DISEASE"]}
+    rows = [{"text": "Ann joined Acme.", "spans": [{"start": 0, "end": 3, "label": "PER"}, {"start": 11, "end": 15, "label": "NOMINAL"}],
+             "relations": [{"head": 0, "tail": 1, "label": "works_for"}]}]
+    with pytest.raises(ConvertError) as info:
+        convert([jsonl(tmp_path / "rel.jsonl", rows)], tmp_path / "out.spacy", nlp=nlp, known=known)
+    (problem,) = info.value.problems
+    assert "[E653] the spans label 'NOMINAL'" in problem and "it knows 'PER', 'ORG', 'GENE', 'DISEASE'." in problem
+
+
+def test_convert_cli_pipeline_cfg_loads_no_model(tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # a hub look-up would fail at once
+    nlp = spacy.blank("en")
+    nlp.add_pipe("zeroshot_nli", config={"model": "nobody/no-such-model-xyz"})
+    nlp.add_pipe("zeroshot_textcat", config={"labels": ["$pay", "news"]})
+    config = tmp_path / "p.cfg"
+    nlp.config.to_disk(config)
+    source = write_bytes(tmp_path / "in.csv", "a,$pay\nb,sports\n")
+    started = time.perf_counter()
+    assert main(["convert", str(source), "-o", str(tmp_path / "out.spacy"), "--pipeline", str(config)]) == 1
+    assert f"{source}:2: [E653] the cats label 'sports' is not one the pipeline knows; it knows '$pay', 'news'." in capsys.readouterr().err
+    args = ["convert", str(source), "-o", str(tmp_path / "out.spacy"), "--pipeline", str(config),
+            "--components.zeroshot_textcat.labels", '["$pay", "sports"]']
+    assert main(args) == 0, capsys.readouterr().err
+    assert time.perf_counter() - started < 30
+    assert [d.cats for d in read(tmp_path / "out.spacy")] == [{"$pay": 1.0, "sports": 0.0}, {"$pay": 0.0, "sports": 1.0}]
+    assert main(args[:3] + args[5:]) == 1  # overrides without --pipeline
+    assert "[E657] Config overrides (--components.zeroshot_textcat.labels) apply to the pipeline" in capsys.readouterr().err
+
+
+def test_convert_cli_fewshot_pipeline_relations_with_any_span_labels(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    config = Path(__file__).resolve().parents[1] / "configs" / "fewshot_pipeline.cfg"
+    text = "Acme hired the engineer in Paris."
+    rows = [{"text": text, "spans": [{"start": 0, "end": 4, "label": "ORG"}, {"start": 15, "end": 23, "label": "NOMINAL"}],
+             "relations": [{"head": 1, "tail": 0, "label": "works_for"}]}]
+    source = jsonl(tmp_path / "rel.jsonl", rows)
+    args = ["convert", str(source), "-o", str(tmp_path / "out.spacy"), "--pipeline", str(config),
+            "--components.zeroshot_nli.model", "nobody/no-such-model-xyz"]
+    assert main(args) == 0, capsys.readouterr().err
+    assert [(e.text, e.label_) for e in read(tmp_path / "out.spacy")[0].ents] == [("Acme", "ORG"), ("engineer", "NOMINAL")]
+    rows[0]["relations"][0]["label"] = "born_in"
+    jsonl(source, rows)
+    assert main(args) == 1
+    assert "[E653] the relations label 'born_in' is not one the pipeline knows; it knows 'founded_by', 'located_in', 'works_for'." in capsys.readouterr().err

@@ -187,7 +187,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if options.command == "label-studio-config":
         return run_label_studio_config(options, parse_config_overrides(override_args))
     if options.command == "convert":
-        return run_convert(options)
+        return run_convert(options, parse_config_overrides(override_args))
     settings = AnnotateSettings(
         pipeline=options.pipeline,
         input=options.input,

@@ -6,11 +6,12 @@ Only parses; the reading and checking live in `engines.convert`.
 import argparse
 import sys
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any, Dict, Optional
 
 import spacy
 
 from ..engines.convert import ALIGNMENTS, ConvertError, convert, pipeline_labels
+from ..errors import Errors
 
 
 def add_convert_parser(commands: Any) -> None:
@@ -28,21 +29,31 @@ def add_convert_parser(commands: Any) -> None:
     sub.add_argument("inputs", nargs="+", type=Path, help="Input .csv, .tsv or .jsonl file(s).")
     sub.add_argument("--output", "-o", type=Path, required=True, help="The .spacy file to write.")
     sub.add_argument("--pipeline", "-p", default=None,
-                     help="Pipeline to train (folder, package or .cfg): its tokenizer, and its labels to check against.")
+                     help="Pipeline to train (folder, package or .cfg; a .cfg loads no model): its tokenizer, and its "
+                          "labels to check against. Config overrides (--section.key value) apply to it.")
     sub.add_argument("--lang", default="en", help="Language of the tokenizer without --pipeline (default: en).")
     sub.add_argument("--spans-key", default=None, help="Write spans to doc.spans[KEY] instead of doc.ents.")
     sub.add_argument("--alignment", choices=ALIGNMENTS, default="strict",
                      help="How character offsets that cut a token are mapped (default: strict, an error).")
 
 
-def run_convert(options: argparse.Namespace, *, out: Optional[IO[str]] = None, err: Optional[IO[str]] = None) -> int:
-    """Run `convert` with parsed options. RETURNS (int): 0 on success, 1 on bad input."""
-    from ..engines.loading import load_pipeline
+def run_convert(
+    options: argparse.Namespace,
+    overrides: Optional[Dict[str, Any]] = None,
+    *,
+    out: Optional[IO[str]] = None,
+    err: Optional[IO[str]] = None,
+) -> int:
+    """Run `convert` with parsed options and config overrides (`--section.key value`, for
+    the --pipeline). RETURNS (int): 0 on success, 1 on bad input."""
+    from ..engines.loading import assemble_pipeline
 
     try:
         if options.pipeline is not None:
-            nlp = load_pipeline(options.pipeline, {})
+            nlp = assemble_pipeline(options.pipeline, overrides or {})
             known = pipeline_labels(nlp)
+        elif overrides:
+            raise ValueError(Errors.E657.format(names=", ".join(f"--{name}" for name in overrides)))
         else:
             nlp, known = spacy.blank(options.lang), {}
         summary = convert(options.inputs, options.output, nlp=nlp, known=known, spans_key=options.spans_key,
@@ -50,5 +61,7 @@ def run_convert(options: argparse.Namespace, *, out: Optional[IO[str]] = None, e
     except (ConvertError, ValueError, OSError, ImportError) as error:
         print(f"spacy-zeroshot convert: {error}", file=err or sys.stderr)
         return 1
+    for warning in summary.warnings:
+        print(f"spacy-zeroshot convert: {warning}", file=err or sys.stderr)
     print("\n".join(summary.lines()), file=out or sys.stdout)
     return 0

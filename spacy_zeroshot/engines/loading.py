@@ -37,6 +37,26 @@ def load_pipeline(source: str, overrides: Dict[str, Any]) -> Language:
     return spacy.load(source, config=overrides)
 
 
+def assemble_pipeline(source: str, overrides: Dict[str, Any]) -> Language:
+    """The pipeline's tokenizer and components with their settings, without loading any
+    model: what reading labels and tokenizing need (`spacy-zeroshot convert`).
+
+    A .cfg file is assembled but not initialized, so no NLI model is loaded (nor fetched
+    from a hub: the model setting may name one that is not there); a saved folder or an
+    installed package is loaded as `spacy.load` does.
+
+    source (str): Folder written by `nlp.to_disk`, package name, or path of a .cfg file.
+    overrides (Dict[str, Any]): Config overrides, e.g. {"components.zeroshot_textcat.labels": [...]}.
+    RETURNS (Language): The pipeline, not initialized when it comes from a .cfg file.
+    """
+    path = Path(source)
+    if path.is_file() and path.suffix == ".cfg":
+        config = load_config_from_str(read_utf8(path, "config file"), overrides=overrides, interpolate=False)
+        return load_model_from_config(config, auto_fill=True)
+    check_pipeline_source(source)
+    return spacy.load(source, config=overrides)
+
+
 def check_pipeline_source(source: str) -> None:
     """Raise `[E207]` unless `source` is a .cfg file, a folder or an installed pipeline package."""
     path = Path(source)
