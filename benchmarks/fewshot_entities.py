@@ -37,14 +37,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import spacy
 from spacy.language import Language
 from spacy.scorer import Scorer
 from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
-from spacy.util import load_config, load_model_from_config, registry
+from spacy.util import load_config, load_model_from_config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fewshot_data import SHARED_DATA, load_text_task, read_jsonl, sample_sick  # noqa: E402
@@ -58,21 +58,6 @@ RELATION_SPLIT = 1400  # test.jsonl rows before this are drawn from, rows after 
 PLACEHOLDER = "ENT"
 # Scoring pipelines keep every scored pair: the test set is scored again after calibration.
 SCORING_CACHE = 500_000
-
-
-@registry.augmenters("fewshot_bench.gold_spans.v1")
-def create_gold_spans(label: Optional[str] = None) -> Callable[[Language, Example], Iterator[Example]]:
-    """Dev examples whose predicted docs carry the reference's entity spans (as an NER would
-    find them), labelled `label` (None: their gold label)."""
-
-    def augment(nlp: Language, example: Example) -> Iterator[Example]:
-        predicted = example.predicted.copy()
-        spans = [predicted.char_span(s.start_char, s.end_char, label=label or s.label_, alignment_mode="expand")
-                 for s in example.reference.ents]
-        predicted.ents = [s for s in spans if s is not None]
-        yield Example(predicted, example.reference)
-
-    return augment
 
 
 # ------------------------------------------------------------------------- CoNLL-2003 typing
@@ -195,11 +180,11 @@ def relation_scores(nlp: Language, test: Sequence[dict]) -> Dict[str, float]:
 TASKS: Dict[str, Dict[str, Any]] = {
     "typing": {"component": TYPER, "data": typing_data, "scores": typing_scores, "main": "ents_f",
                "overrides": {f"components.{TYPER}.labels": {"*": TYPES}, f"components.{TYPER}.context": "doc"},
-               "augmenter": {"@augmenters": "fewshot_bench.gold_spans.v1", "label": PLACEHOLDER}},
+               "augmenter": {"@augmenters": "spacy-zeroshot.gold_spans.v1", "label": PLACEHOLDER}},
     "relations": {"component": RELATIONS, "data": relation_data, "scores": relation_scores, "main": "rel_micro_f",
                   "overrides": {f"components.{RELATIONS}.labels": TEMPLATES, f"components.{RELATIONS}.context": "doc",
                                 f"components.{RELATIONS}.max_distance": 100_000},
-                  "augmenter": {"@augmenters": "fewshot_bench.gold_spans.v1", "label": None}},
+                  "augmenter": {"@augmenters": "spacy-zeroshot.gold_spans.v1", "label": None}},
 }
 
 

@@ -26,9 +26,11 @@ def test_gold_spans_copies_reference_spans_to_the_predicted_doc() -> None:
     nlp = spacy.blank("en")
     gold = reference(nlp)
     augment = registry.augmenters.get("spacy-zeroshot.gold_spans.v1")()
-    (example,) = list(augment(nlp, Example(nlp.make_doc(TEXT), gold)))
+    original = Example(nlp.make_doc(TEXT), gold)
+    (example,) = list(augment(nlp, original))
     assert [(e.text, e.label_, e.kb_id_) for e in example.predicted.ents] == [("Ada Lovelace", "PER", ""), ("London", "LOC", "")]
     assert example.reference is gold
+    assert not original.predicted.ents  # the corpus's own example is not changed
     hidden = registry.augmenters.get("spacy-zeroshot.gold_spans.v1")(label="ENTITY")
     (example,) = list(hidden(nlp, Example(nlp.make_doc(TEXT), gold)))
     assert {e.label_ for e in example.predicted.ents} == {"ENTITY"}
