@@ -11,6 +11,7 @@ from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
+    Collection,
     Dict,
     Iterable,
     Iterator,
@@ -227,9 +228,9 @@ class ZeroShotTask(Pipe):
             source = (lambda: examples(nlp or self._nlp)) if examples is not None else get_examples
             calibrate_on_initialize(self, source, templates=templates, descriptions=descriptions, min_examples=min_examples)
         if get_examples is not None:
-            self._check_training_examples(get_examples, nlp or self._nlp)
+            self._check_training_examples(get_examples)
 
-    def _check_training_examples(self, get_examples: Callable[[], Iterable[Example]], nlp: Language) -> None:
+    def _check_training_examples(self, get_examples: Callable[[], Iterable[Example]]) -> None:
         """Warn (`W300`) when gold examples hold nothing this task can learn from; a setting
         that cannot build training premises raises here, not mid-training. Examples without
         any gold annotation (spaCy's dummy examples for a plain `nlp.initialize()`, raw
@@ -241,7 +242,7 @@ class ZeroShotTask(Pipe):
         sample = [eg for eg in islice(get_examples(), INIT_SAMPLE) if _has_gold(eg)]
         if not sample:
             return
-        sample = self._annotated_as_in_training(sample, nlp)
+        sample = self._annotated_as_in_training(sample)
         found = self.gold_labels(sample)
         hint = ""
         if found:  # the usual cause: names that differ from the component's (case included)
@@ -254,23 +255,14 @@ class ZeroShotTask(Pipe):
         elif found and not set(found) & set(self.labels):  # e.g. relations: unknown labels are negatives
             warnings.warn(Warnings.W302.format(name=self.name, n=len(sample), found=hint), stacklevel=3)
 
-    def _annotated_as_in_training(self, examples: List[Example], nlp: Language) -> List[Example]:
-        """`examples` with copies of their predicted docs annotated, in pipeline order, by the
-        components before this one that `spacy train` lists in [training]
-        annotating_components (`nlp.update(..., annotates=...)` runs them before this
-        component's update)."""
-        annotating = set(nlp.config.get("training", {}).get("annotating_components", None) or ())
-        procs = []
-        for name, proc in nlp.pipeline:
-            if proc is self:
-                break
-            if name in annotating:
-                procs.append(proc)
-        if not procs:
+    def _annotated_as_in_training(self, examples: List[Example]) -> List[Example]:
+        """`examples` with copies of their predicted docs annotated by the components before
+        this one that `spacy train` lists in [training] annotating_components
+        (`nlp.update(..., annotates=...)` runs them before this component's update)."""
+        annotating = self._nlp.config.get("training", {}).get("annotating_components", None)
+        if not annotating:
             return examples
-        docs = [example.predicted.copy() for example in examples]
-        for proc in procs:
-            docs = [proc(doc) for doc in docs]
+        docs = self.upstream_docs(examples, only=set(annotating))
         return [Example(doc, example.reference) for doc, example in zip(docs, examples)]
 
     def gold_labels(self, examples: Sequence[Example]) -> List[str]:
@@ -290,14 +282,15 @@ class ZeroShotTask(Pipe):
         calibration adapter, with the current settings."""
         return self.pair_task().calibration()
 
-    def upstream_docs(self, examples: Sequence[Example]) -> List[Doc]:
+    def upstream_docs(self, examples: Sequence[Example], only: Optional[Collection[str]] = None) -> List[Doc]:
         """Copies of the examples' predicted docs, annotated by the components before this one
-        (what it sees in the pipeline; for calibration)."""
+        (what it sees in the pipeline; for calibration), or by those of them named in `only`."""
         docs = [example.predicted.copy() for example in examples]
-        procs = [proc for _, proc in self._nlp.pipeline]
-        position = next((i for i, proc in enumerate(procs) if proc is self), 0)
-        for proc in procs[:position]:
-            docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(doc) for doc in docs]
+        procs = self._nlp.pipeline
+        position = next((i for i, (_, proc) in enumerate(procs) if proc is self), 0)
+        for name, proc in procs[:position]:
+            if only is None or name in only:
+                docs = list(proc.pipe(docs)) if hasattr(proc, "pipe") else [proc(doc) for doc in docs]
         return docs
 
     @contextmanager
