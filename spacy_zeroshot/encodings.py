@@ -62,8 +62,14 @@ def read_utf8(path: Union[str, Path], what: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        line, column = error_position(data, err)
         raise ValueError(
             Errors.E211.format(what=what, path=path, line=line, column=column, reason=err.reason)
         ) from None
+
+
+def error_position(data: bytes, err: UnicodeDecodeError) -> Tuple[int, int]:
+    """Where in `data` decoding failed, as editors count: (line, byte of that line), from 1."""
+    line = data.count(b"\n", 0, err.start) + 1
+    column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+    return line, column

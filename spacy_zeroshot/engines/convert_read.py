@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from ..encodings import error_position
 from ..errors import Errors
 
 TABLE_SUFFIXES = {".csv": ",", ".tsv": "\t"}
@@ -53,8 +54,7 @@ def _decode(path: Path) -> Tuple[Optional[str], str]:
     try:
         return data.decode("utf-8-sig"), ""
     except UnicodeDecodeError as error:
-        line = data.count(b"\n", 0, error.start) + 1
-        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        line, column = error_position(data, error)
         bad = " ".join(f"0x{b:02x}" for b in data[error.start : error.end])
         return None, f"{path}:{line}: {Errors.E655.format(data=bad, column=column)}"
 
